@@ -1,0 +1,53 @@
+# Continuum: run `make help` for the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STACK := PYTHONPATH=dev $(PY) -m localstack
+
+.PHONY: help install lint test test-unit test-integration stack-fetch stack-up stack-down stack-status stack-env stack-clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "missing prerequisite: $(PYTHON) (install Python 3.11)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed ## create .venv and install Continuum with its dev dependencies
+
+lint: install ## ruff check and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+stack-fetch: install ## fetch and build the local stack's components into the per-user cache
+	@$(STACK) fetch
+
+stack-up: install ## start the local stack (Kubernetes, Kafka, HDFS, MLflow); harmless when running
+	@$(STACK) up
+
+stack-down: ## stop every component of the local stack
+	@if [ -x $(PY) ]; then $(STACK) down; fi
+
+stack-status: install ## what runs and what is healthy
+	@$(STACK) status
+
+stack-env: install ## print the export lines that point clients at the stack
+	@$(STACK) env
+
+stack-clean: stack-down ## stop the stack and delete its data
+	rm -rf .stack
+
+test-unit: install ## unit tests only (no stack)
+	$(VENV)/bin/pytest -m unit
+
+test-integration: stack-fetch ## integration tests (start the stack when it is not running)
+	$(VENV)/bin/pytest -m integration
+
+test: stack-fetch ## every test; starts the stack when needed and stops what it started
+	$(VENV)/bin/pytest -m "unit or integration"

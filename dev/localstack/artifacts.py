@@ -1,0 +1,98 @@
+"""Fetch or build every component into the per-user cache, keyed by version; reuse it after."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+from localstack.config import DEV_DIR, StackConfig
+from localstack.errors import StackError
+
+HOW_TO_GET = {
+    "java": "install OpenJDK 17 or newer (Debian: apt-get install openjdk-17-jdk-headless)",
+    "mvn": "install Apache Maven (Debian: apt-get install maven)",
+    "go": "install Go 1.24 or newer (https://go.dev/doc/install)",
+}
+
+MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies"
+
+
+def require_tools(*tools: str) -> None:
+    for tool in tools:
+        if shutil.which(tool) is None:
+            raise StackError(f"missing prerequisite: {tool} not found on PATH; {HOW_TO_GET[tool]}")
+
+
+def _run_logged(command: list[str], log: Path, what: str, env: dict[str, str] | None = None) -> None:
+    """Run a fetch or build step; on failure raise with its last meaningful line and log path."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        result = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env, check=False)
+    if result.returncode != 0:
+        lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+        errors = [ln for ln in lines if "ERROR" in ln or "error" in ln] or lines or ["no output"]
+        raise StackError(f"{what} failed: {errors[0][:300]} (full log: {log})")
+
+
+def ensure_maven_runtime(
+    config: StackConfig,
+    artifact: str,
+    artifact_version: str,
+    properties: dict[str, str],
+    only: tuple[str, ...] = (),
+) -> Path:
+    """Copy the runtime classpath of dev/maven/<artifact>/pom.xml into the cache, once."""
+    target = config.maven_dir(artifact, artifact_version)
+    if (target / ".complete").exists():
+        return target
+    require_tools("java", "mvn")
+    print(f"fetching {artifact} {artifact_version} jars with Maven", file=sys.stderr, flush=True)
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    command = [
+        "mvn", "-B", "-q", "-f", str(DEV_DIR / "maven" / artifact / "pom.xml"),
+        *(f"-D{key}={value}" for key, value in properties.items()),
+        MAVEN_DEPENDENCY_PLUGIN, "-DincludeScope=runtime", f"-DoutputDirectory={partial}",
+    ]  # fmt: skip
+    if only:
+        command.append(f"-DincludeArtifactIds={','.join(only)}")
+    _run_logged(command, config.cache_dir / "logs" / f"fetch-{artifact}.log", f"fetching {artifact}")
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    (target / ".complete").touch()
+    return target
+
+
+def ensure_kube_binaries(config: StackConfig) -> Path:
+    """Build kube-apiserver & co., kubectl, etcd and kwok from their Go modules, once."""
+    if (config.kube_bin_dir / "kwokctl").exists():
+        return config.kube_bin_dir
+    require_tools("go")
+    env = {**os.environ, "CONTINUUM_CACHE": str(config.cache_dir)}
+    # Streams to the terminal: a cold build runs for many minutes and shows its progress.
+    result = subprocess.run(["bash", str(DEV_DIR / "build-kube.sh")], env=env, check=False)
+    if result.returncode != 0:
+        raise StackError(f"building the Kubernetes binaries failed (exit {result.returncode})")
+    return config.kube_bin_dir
+
+
+def ensure_all(config: StackConfig) -> None:
+    """Everything the stack runs, from the cache or freshly fetched and built."""
+    require_tools("java")
+    v = config.versions
+    ensure_maven_runtime(config, "kafka", v["KAFKA_VERSION"], {"kafka.version": v["KAFKA_VERSION"]})
+    ensure_maven_runtime(
+        config, "hadoop", v["HADOOP_VERSION"], {"hadoop.version": v["HADOOP_VERSION"]}
+    )
+    spark = version("pyspark")
+    # pyspark already ships every other dependency of the connector (scala, hadoop client, ...).
+    connector = (
+        "spark-sql-kafka-0-10_2.13", "spark-token-provider-kafka-0-10_2.13",
+        "kafka-clients", "commons-pool2",
+    )  # fmt: skip
+    ensure_maven_runtime(config, "spark-kafka", spark, {"spark.version": spark}, only=connector)
+    ensure_kube_binaries(config)

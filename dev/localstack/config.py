@@ -1,0 +1,112 @@
+"""Where the stack lives, which versions it pins and which ports it binds (all overridable)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEV_DIR = Path(__file__).resolve().parent.parent
+REPO_DIR = DEV_DIR.parent
+HOST = "127.0.0.1"
+
+# Port defaults sit above the components' usual ports, so a Kafka or HDFS a developer already
+# runs on this machine does not collide with the stack.
+DEFAULT_PORTS: dict[str, int] = {
+    "KUBE_APISERVER": 16443,
+    "ETCD": 12379,
+    "KWOK": 10247,
+    "KUBE_CONTROLLER_MANAGER": 10257,
+    "KUBE_SCHEDULER": 10259,
+    "KAFKA": 19092,
+    "KAFKA_CONTROLLER": 19093,
+    "HDFS_NAMENODE": 19000,
+    "HDFS_NAMENODE_HTTP": 19870,
+    "HDFS_DATANODE": 19866,
+    "HDFS_DATANODE_HTTP": 19864,
+    "HDFS_DATANODE_IPC": 19867,
+    "MLFLOW": 15000,
+}
+
+
+def read_versions(path: Path = DEV_DIR / "versions.env") -> dict[str, str]:
+    """Parse the KEY=VALUE lines of versions.env (the one place versions are pinned)."""
+    versions: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            versions[key.strip()] = value.strip()
+    return versions
+
+
+def read_ports(environ: dict[str, str] | os._Environ[str]) -> dict[str, int]:
+    """Ports from CONTINUUM_<NAME>_PORT variables, falling back to the defaults."""
+    ports: dict[str, int] = {}
+    for name, default in DEFAULT_PORTS.items():
+        variable = f"CONTINUUM_{name}_PORT"
+        raw = environ.get(variable, str(default))
+        if not raw.isdigit() or not 0 < int(raw) < 65536:
+            raise ValueError(f"{variable}={raw!r} is not a port number (1-65535)")
+        ports[name] = int(raw)
+    taken: dict[int, str] = {}
+    for name, port in ports.items():
+        if port in taken:
+            raise ValueError(f"CONTINUUM_{name}_PORT and CONTINUUM_{taken[port]}_PORT are both {port}")
+        taken[port] = name
+    return ports
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Everything a component needs to know about its place in the stack."""
+
+    stack_dir: Path
+    cache_dir: Path
+    ports: dict[str, int]
+    versions: dict[str, str] = field(default_factory=read_versions)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | os._Environ[str] = os.environ) -> StackConfig:
+        cache_home = Path(environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+        return cls(
+            stack_dir=Path(environ.get("CONTINUUM_STACK_DIR", REPO_DIR / ".stack")).resolve(),
+            cache_dir=Path(environ.get("CONTINUUM_CACHE", cache_home / "continuum")).resolve(),
+            ports=read_ports(environ),
+        )
+
+    def url(self, port_name: str, scheme: str = "http") -> str:
+        return f"{scheme}://{HOST}:{self.ports[port_name]}"
+
+    @property
+    def kube_bin_dir(self) -> Path:
+        v = self.versions
+        name = f"kube-v{v['KUBE_VERSION']}-etcd-v{v['ETCD_VERSION']}-kwok-v{v['KWOK_VERSION']}"
+        return self.cache_dir / name / "bin"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.stack_dir / "kubernetes" / "kubeconfig"
+
+    def maven_dir(self, artifact: str, version: str) -> Path:
+        """Where the jars of one Maven-resolved runtime (kafka, hadoop, spark-kafka) are kept."""
+        return self.cache_dir / "maven" / f"{artifact}-{version}"
+
+    @property
+    def spark_jars(self) -> list[Path]:
+        """Spark's Kafka connector and its dependencies, for `spark.jars` / `--jars`."""
+        from importlib.metadata import version
+
+        return sorted(self.maven_dir("spark-kafka", version("pyspark")).glob("*.jar"))
+
+    def client_env(self) -> dict[str, str]:
+        """The variables that point a client (test, operator, job) at this stack."""
+        return {
+            "KUBECONFIG": str(self.kubeconfig),
+            "MLFLOW_TRACKING_URI": self.url("MLFLOW"),
+            "KAFKA_BOOTSTRAP_SERVERS": f"{HOST}:{self.ports['KAFKA']}",
+            "HDFS_URI": self.url("HDFS_NAMENODE", scheme="hdfs"),
+            "WEBHDFS_URI": self.url("HDFS_NAMENODE_HTTP"),
+            "CONTINUUM_SPARK_JARS": ",".join(str(p) for p in self.spark_jars),
+            "PATH": f"{self.kube_bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        }

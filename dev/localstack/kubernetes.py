@@ -1,0 +1,115 @@
+"""Kubernetes: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok's fake nodes.
+
+kwokctl (binary runtime) writes the certificates and kubeconfig and starts the components from
+the binaries built by build-kube.sh; its work directory is <stack>/kube, so data, pki and logs
+stay inside the stack directory. kwok makes the fake nodes' pods Ready, so Deployments roll out.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from localstack.components import CLUSTER_NAME, FAKE_NODES, Component
+from localstack.config import HOST
+from localstack.errors import StackError
+from localstack.process import pid_of, stop_pid
+
+
+class Kubernetes(Component):
+    name = "kubernetes"
+    port_names = (
+        "KUBE_APISERVER", "ETCD", "KWOK", "KUBE_CONTROLLER_MANAGER", "KUBE_SCHEDULER",
+    )  # fmt: skip
+
+    @property
+    def cluster_dir(self) -> Path:
+        return self.home / "clusters" / CLUSTER_NAME
+
+    def _kwokctl(self, *args: str) -> list[str]:
+        return [str(self.config.kube_bin_dir / "kwokctl"), "--name", CLUSTER_NAME, *args]
+
+    def _env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "KWOK_WORKDIR": str(self.home),
+            "KUBECONFIG": str(self.config.kubeconfig),
+            "PATH": f"{self.config.kube_bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+
+    def _run(self, *args: str, what: str) -> None:
+        log = self.home / "kwokctl.log"
+        with log.open("a") as out:
+            result = subprocess.run(
+                self._kwokctl(*args), stdout=out, stderr=subprocess.STDOUT, env=self._env(),
+                check=False,
+            )  # fmt: skip
+        if result.returncode != 0:
+            raise StackError(f"kubernetes: {what} failed (exit {result.returncode}); see {log}")
+
+    def _pids(self) -> list[int]:
+        return [pid for f in sorted((self.cluster_dir / "pids").glob("*.pid")) if (pid := pid_of(f))]
+
+    def running(self) -> bool:
+        return bool(self._pids())
+
+    def start(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        bin_dir, ports = self.config.kube_bin_dir, self.config.ports
+        (self.home / "kwok.yaml").write_text(
+            "kind: KwokctlConfiguration\n"
+            "apiVersion: config.kwok.x-k8s.io/v1alpha1\n"
+            "options:\n"
+            "  runtime: binary\n"
+            f"  bindAddress: {HOST}\n"
+            f"  kubeBinaryPrefix: {bin_dir}\n"
+            f"  etcdBinary: {bin_dir / 'etcd'}\n"
+            f"  etcdctlBinary: {bin_dir / 'etcdctl'}\n"
+            f"  kwokControllerBinary: {bin_dir / 'kwok'}\n"
+        )
+        if (self.cluster_dir / "kwok.yaml").exists():
+            self._run("-c", str(self.home / "kwok.yaml"), "start", "cluster", "--wait", "90s",
+                      what="starting the cluster")  # fmt: skip
+            return
+        self._run(
+            "-c", str(self.home / "kwok.yaml"), "create", "cluster", "--wait", "90s",
+            "--kube-apiserver-port", str(ports["KUBE_APISERVER"]),
+            "--etcd-port", str(ports["ETCD"]),
+            "--controller-port", str(ports["KWOK"]),
+            "--kube-controller-manager-port", str(ports["KUBE_CONTROLLER_MANAGER"]),
+            "--kube-scheduler-port", str(ports["KUBE_SCHEDULER"]),
+            what="creating the cluster",
+        )  # fmt: skip
+        self._run("scale", "node", "--replicas", str(FAKE_NODES), what="adding the fake nodes")
+
+    def stop(self) -> None:
+        if self.cluster_dir.exists():
+            try:
+                self._run("stop", "cluster", what="stopping the cluster")
+            except StackError:
+                pass  # whatever kwokctl could not stop is killed by pid below
+        for pid in self._pids():
+            stop_pid(pid)
+
+    def health(self) -> str | None:
+        if not self.running():
+            return "not running"
+        from kubernetes import client, config
+
+        try:
+            api = config.new_client_from_config(str(self.config.kubeconfig))
+            with api:
+                nodes = client.CoreV1Api(api).list_node(_request_timeout=3).items
+        except Exception as error:  # the API server answers with varied errors while starting
+            return f"API server not ready: {error}"
+        ready_nodes = [
+            n for n in nodes
+            if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])
+        ]  # fmt: skip
+        if len(ready_nodes) < FAKE_NODES:
+            return f"{len(ready_nodes)} of {FAKE_NODES} nodes Ready"
+        return None
+
+    def logs(self) -> list[Path]:
+        return sorted((self.cluster_dir / "logs").glob("*.log")) + [self.home / "kwokctl.log"]

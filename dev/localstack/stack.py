@@ -1,0 +1,88 @@
+"""Bring the whole stack up, down, or report on it; the API behind the CLI and the test fixtures."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from localstack.artifacts import ensure_all
+from localstack.components import Component, Hdfs, Kafka, Mlflow
+from localstack.config import StackConfig
+from localstack.errors import StackError
+from localstack.kubernetes import Kubernetes
+from localstack.process import tail, wait_for
+
+HEALTH_TIMEOUT_S = 120.0
+
+
+def components(config: StackConfig) -> list[Component]:
+    # Start order: the JVMs and MLflow start in the background first; kwokctl blocks until the
+    # control plane is up, so it goes last and overlaps with their start-up.
+    return [Kafka(config), Hdfs(config), Mlflow(config), Kubernetes(config)]
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def up(config: StackConfig) -> list[str]:
+    """Start every component not already healthy; wait until all are. Returns those started."""
+    began = time.monotonic()
+    ensure_all(config)
+    config.stack_dir.mkdir(parents=True, exist_ok=True)
+    started: list[Component] = []
+    for component in components(config):
+        if component.running():
+            continue
+        component.check_ports_free()
+        say(f"starting {component.name}")
+        component.start()
+        started.append(component)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        reasons = dict(
+            zip(
+                components(config),
+                pool.map(lambda c: wait_for(c.health, HEALTH_TIMEOUT_S), components(config)),
+                strict=True,
+            )
+        )
+    failed = {c: r for c, r in reasons.items() if r is not None}
+    for component, reason in failed.items():
+        say(f"{component.name} is unhealthy: {reason}")
+        for log in component.logs():
+            say(f"--- last lines of {log}\n{tail(log)}")
+    if failed:
+        names = ", ".join(c.name for c in failed)
+        raise StackError(f"the stack is not healthy: {names} (logs above; `make stack-down` stops it)")
+    write_env_file(config)
+    say(f"stack ready in {time.monotonic() - began:.0f} s; `eval \"$(make -s stack-env)\"` to use it")
+    return [c.name for c in started]
+
+
+def down(config: StackConfig) -> None:
+    """Stop every component, whatever state each is in; one failure never stops the rest."""
+    errors = []
+    for component in reversed(components(config)):
+        try:
+            if component.running():
+                say(f"stopping {component.name}")
+            component.stop()
+        except Exception as error:  # keep stopping the others, report at the end
+            errors.append(f"{component.name}: {error}")
+    if errors:
+        raise StackError("some components did not stop cleanly: " + "; ".join(errors))
+
+
+def status(config: StackConfig) -> list[tuple[str, bool, str | None]]:
+    """(component, running, None if healthy else why not) for each component."""
+    return [(c.name, c.running(), c.health()) for c in components(config)]
+
+
+def env_lines(config: StackConfig) -> list[str]:
+    return [f"export {name}={shlex.quote(value)}" for name, value in config.client_env().items()]
+
+
+def write_env_file(config: StackConfig) -> None:
+    (config.stack_dir / "env.sh").write_text("\n".join(env_lines(config)) + "\n")

@@ -1,0 +1,1 @@
+"""Continuum operator: the kopf handlers, reconcile logic and adapters."""

@@ -1,0 +1,166 @@
+"""Session fixtures: the local stack (started when not running, reused when it is) and real
+clients wired to it. Only tests that ask for these fixtures need the stack."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from localstack import stack as local_stack
+from localstack.config import StackConfig
+
+
+@pytest.fixture(scope="session")
+def stack_config() -> StackConfig:
+    return StackConfig.from_env()
+
+
+@pytest.fixture(scope="session")
+def stack(stack_config: StackConfig) -> Iterator[dict[str, str]]:
+    """The stack's client environment. Components this fixture started are stopped afterwards;
+    a stack started by `make stack-up` keeps running."""
+    started = local_stack.up(stack_config)
+    env = stack_config.client_env()
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)  # subprocesses (kubectl, spark-submit) see the stack too
+    yield env
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    for component in local_stack.components(stack_config):
+        if component.name in started:
+            component.stop()
+
+
+@pytest.fixture(scope="session")
+def k8s_api(stack: dict[str, str]) -> Iterator[object]:
+    from kubernetes import config
+
+    api = config.new_client_from_config(stack["KUBECONFIG"])
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def namespace(k8s_api) -> Iterator[str]:
+    """A fresh namespace, deleted after the test."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(k8s_api)
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    core.delete_namespace(name)
+
+
+@pytest.fixture(scope="session")
+def kafka_config(stack: dict[str, str]) -> dict[str, str]:
+    return {"bootstrap.servers": stack["KAFKA_BOOTSTRAP_SERVERS"]}
+
+
+@pytest.fixture(scope="session")
+def kafka_admin(kafka_config: dict[str, str]):
+    from confluent_kafka.admin import AdminClient
+
+    return AdminClient(kafka_config)
+
+
+@pytest.fixture
+def new_topic(kafka_admin) -> Iterator[Callable[[int], str]]:
+    """Creates topics with unique names (argument: partitions); deletes them afterwards."""
+    from confluent_kafka.admin import NewTopic
+
+    created: list[str] = []
+
+    def create(partitions: int = 1) -> str:
+        name = f"test-{uuid.uuid4().hex[:10]}"
+        futures = kafka_admin.create_topics([NewTopic(name, partitions, 1)], operation_timeout=30)
+        futures[name].result(timeout=30)
+        created.append(name)
+        return name
+
+    yield create
+    if created:
+        for future in kafka_admin.delete_topics(created, operation_timeout=30).values():
+            future.result(timeout=30)
+
+
+@pytest.fixture
+def kafka_producer(kafka_config: dict[str, str]):
+    from confluent_kafka import Producer
+
+    producer = Producer({**kafka_config, "enable.idempotence": True})
+    yield producer
+    producer.flush(30)
+
+
+@pytest.fixture
+def kafka_consumer(kafka_config: dict[str, str]) -> Iterator[object]:
+    """A consumer in a group of its own, reading from the earliest offset."""
+    from confluent_kafka import Consumer
+
+    consumer = Consumer(
+        {
+            **kafka_config,
+            "group.id": f"test-{uuid.uuid4().hex[:10]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    yield consumer
+    consumer.close()
+
+
+@pytest.fixture(scope="session")
+def hdfs_client(stack: dict[str, str]):
+    from hdfs import InsecureClient
+
+    return InsecureClient(stack["WEBHDFS_URI"], user=os.environ.get("USER", "root"))
+
+
+@pytest.fixture
+def hdfs_dir(hdfs_client) -> Iterator[str]:
+    """A fresh HDFS directory, deleted after the test."""
+    path = f"/tmp/test-{uuid.uuid4().hex[:10]}"
+    hdfs_client.makedirs(path)
+    yield path
+    hdfs_client.delete(path, recursive=True)
+
+
+@pytest.fixture(scope="session")
+def mlflow_client(stack: dict[str, str]):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=stack["MLFLOW_TRACKING_URI"])
+
+
+@pytest.fixture(scope="session")
+def spark(stack: dict[str, str]) -> Iterator[object]:
+    """A local SparkSession with Kafka's connector on its classpath."""
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("continuum-tests")
+        .config("spark.jars", stack["CONTINUUM_SPARK_JARS"])
+        .config("spark.driver.memory", "1g")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.sql.shuffle.partitions", "4")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by its folder: tests/unit → unit, tests/integration → integration."""
+    for item in items:
+        for kind in ("unit", "integration", "e2e"):
+            if f"{os.sep}tests{os.sep}{kind}{os.sep}" in str(item.path):
+                item.add_marker(getattr(pytest.mark, kind))

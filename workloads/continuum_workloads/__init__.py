@@ -1,0 +1,1 @@
+"""Continuum workloads: the Spark jobs and the data tools."""
