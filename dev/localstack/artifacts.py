@@ -27,7 +27,9 @@ def require_tools(*tools: str) -> None:
             raise StackError(f"missing prerequisite: {tool} not found on PATH; {HOW_TO_GET[tool]}")
 
 
-def _run_logged(command: list[str], log: Path, what: str, env: dict[str, str] | None = None) -> None:
+def _run_logged(
+    command: list[str], log: Path, what: str, env: dict[str, str] | None = None
+) -> None:
     """Run a fetch or build step; on failure raise with its last meaningful line and log path."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
@@ -54,13 +56,21 @@ def ensure_maven_runtime(
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     command = [
-        "mvn", "-B", "-q", "-f", str(DEV_DIR / "maven" / artifact / "pom.xml"),
+        "mvn",
+        "-B",
+        "-q",
+        "-f",
+        str(DEV_DIR / "maven" / artifact / "pom.xml"),
         *(f"-D{key}={value}" for key, value in properties.items()),
-        MAVEN_DEPENDENCY_PLUGIN, "-DincludeScope=runtime", f"-DoutputDirectory={partial}",
-    ]  # fmt: skip
+        MAVEN_DEPENDENCY_PLUGIN,
+        "-DincludeScope=runtime",
+        f"-DoutputDirectory={partial}",
+    ]
     if only:
         command.append(f"-DincludeArtifactIds={','.join(only)}")
-    _run_logged(command, config.cache_dir / "logs" / f"fetch-{artifact}.log", f"fetching {artifact}")
+    _run_logged(
+        command, config.cache_dir / "logs" / f"fetch-{artifact}.log", f"fetching {artifact}"
+    )
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
     (target / ".complete").touch()
@@ -91,8 +101,10 @@ def ensure_all(config: StackConfig) -> None:
     spark = version("pyspark")
     # pyspark already ships every other dependency of the connector (scala, hadoop client, ...).
     connector = (
-        "spark-sql-kafka-0-10_2.13", "spark-token-provider-kafka-0-10_2.13",
-        "kafka-clients", "commons-pool2",
-    )  # fmt: skip
+        "spark-sql-kafka-0-10_2.13",
+        "spark-token-provider-kafka-0-10_2.13",
+        "kafka-clients",
+        "commons-pool2",
+    )
     ensure_maven_runtime(config, "spark-kafka", spark, {"spark.version": spark}, only=connector)
     ensure_kube_binaries(config)

@@ -22,11 +22,19 @@ FAKE_NODES = 2
 HADOOP_ADD_OPENS = [
     f"--add-opens=java.base/{package}=ALL-UNNAMED"
     for package in (
-        "java.io", "java.lang", "java.lang.reflect", "java.math", "java.net", "java.text",
-        "java.util", "java.util.concurrent", "java.util.zip", "sun.security.util",
+        "java.io",
+        "java.lang",
+        "java.lang.reflect",
+        "java.math",
+        "java.net",
+        "java.text",
+        "java.util",
+        "java.util.concurrent",
+        "java.util.zip",
+        "sun.security.util",
         "sun.security.x509",
     )
-]  # fmt: skip
+]
 
 
 def http_get(url: str, timeout: float = 3.0) -> tuple[int, bytes]:
@@ -126,10 +134,15 @@ class ProcessComponent(Component):
 
 def java_command(heap: str, classpath: list[Path], *rest: str) -> list[str]:
     return [
-        "java", f"-Xmx{heap}", "-XX:+UseSerialGC", "-Djava.awt.headless=true",
-        "-Djava.net.preferIPv4Stack=true", "-cp", os.pathsep.join(str(p) for p in classpath),
+        "java",
+        f"-Xmx{heap}",
+        "-XX:+UseSerialGC",
+        "-Djava.awt.headless=true",
+        "-Djava.net.preferIPv4Stack=true",
+        "-cp",
+        os.pathsep.join(str(p) for p in classpath),
         *rest,
-    ]  # fmt: skip
+    ]
 
 
 class Kafka(ProcessComponent):
@@ -214,9 +227,12 @@ class Kafka(ProcessComponent):
 class Hdfs(ProcessComponent):
     name = "hdfs"
     port_names = (
-        "HDFS_NAMENODE", "HDFS_NAMENODE_HTTP", "HDFS_DATANODE", "HDFS_DATANODE_HTTP",
+        "HDFS_NAMENODE",
+        "HDFS_NAMENODE_HTTP",
+        "HDFS_DATANODE",
+        "HDFS_DATANODE_HTTP",
         "HDFS_DATANODE_IPC",
-    )  # fmt: skip
+    )
 
     @property
     def libs(self) -> Path:
@@ -260,12 +276,16 @@ class Hdfs(ProcessComponent):
             )
         if not (self.home / "name" / "current").exists():
             formatted = subprocess.run(
-                self._java("256m", "org.apache.hadoop.hdfs.server.namenode.NameNode", "-format",
-                           "-nonInteractive"),
+                self._java(
+                    "256m",
+                    "org.apache.hadoop.hdfs.server.namenode.NameNode",
+                    "-format",
+                    "-nonInteractive",
+                ),
                 capture_output=True,
                 text=True,
                 check=False,
-            )  # fmt: skip
+            )
             if formatted.returncode != 0:
                 last = (formatted.stderr or formatted.stdout).strip().splitlines()[-1:]
                 raise StackError(f"hdfs: formatting the NameNode failed: {' '.join(last)}")
@@ -277,10 +297,12 @@ class Hdfs(ProcessComponent):
 
     def daemons(self) -> list[Daemon]:
         env = {**os.environ, "HADOOP_USER_NAME": os.environ.get("USER", "root")}
+        namenode = "org.apache.hadoop.hdfs.server.namenode.NameNode"
+        datanode = "org.apache.hadoop.hdfs.server.datanode.DataNode"
         return [
-            Daemon("namenode", self._java("512m", "org.apache.hadoop.hdfs.server.namenode.NameNode"), env),
-            Daemon("datanode", self._java("256m", "org.apache.hadoop.hdfs.server.datanode.DataNode"), env),
-        ]  # fmt: skip
+            Daemon("namenode", self._java("512m", namenode), env),
+            Daemon("datanode", self._java("256m", datanode), env),
+        ]
 
     def health(self) -> str | None:
         down = [d for d in self.daemon_names() if pid_of(self.pid_file(d)) is None]
@@ -337,11 +359,22 @@ class Mlflow(ProcessComponent):
             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
         }
         command = [
-            sys.executable, "-m", "mlflow", "server", "--host", HOST,
-            "--port", str(self.config.ports["MLFLOW"]), "--workers", "1",
-            "--backend-store-uri", f"sqlite:///{self.home / 'mlflow.db'}",
-            "--serve-artifacts", "--artifacts-destination", str(self.home / "artifacts"),
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            HOST,
+            "--port",
+            str(self.config.ports["MLFLOW"]),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{self.home / 'mlflow.db'}",
+            "--serve-artifacts",
+            "--artifacts-destination",
+            str(self.home / "artifacts"),
+        ]
         return [Daemon(self.name, command, env)]
 
     def health(self) -> str | None:

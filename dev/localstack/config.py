@@ -52,7 +52,9 @@ def read_ports(environ: dict[str, str] | os._Environ[str]) -> dict[str, int]:
     taken: dict[int, str] = {}
     for name, port in ports.items():
         if port in taken:
-            raise ValueError(f"CONTINUUM_{name}_PORT and CONTINUUM_{taken[port]}_PORT are both {port}")
+            raise ValueError(
+                f"CONTINUUM_{name}_PORT and CONTINUUM_{taken[port]}_PORT are both {port}"
+            )
         taken[port] = name
     return ports
 

@@ -7,6 +7,7 @@ stay inside the stack directory. kwok makes the fake nodes' pods Ready, so Deplo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from pathlib import Path
@@ -20,8 +21,12 @@ from localstack.process import pid_of, stop_pid
 class Kubernetes(Component):
     name = "kubernetes"
     port_names = (
-        "KUBE_APISERVER", "ETCD", "KWOK", "KUBE_CONTROLLER_MANAGER", "KUBE_SCHEDULER",
-    )  # fmt: skip
+        "KUBE_APISERVER",
+        "ETCD",
+        "KWOK",
+        "KUBE_CONTROLLER_MANAGER",
+        "KUBE_SCHEDULER",
+    )
 
     @property
     def cluster_dir(self) -> Path:
@@ -42,14 +47,19 @@ class Kubernetes(Component):
         log = self.home / "kwokctl.log"
         with log.open("a") as out:
             result = subprocess.run(
-                self._kwokctl(*args), stdout=out, stderr=subprocess.STDOUT, env=self._env(),
+                self._kwokctl(*args),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self._env(),
                 check=False,
-            )  # fmt: skip
+            )
         if result.returncode != 0:
             raise StackError(f"kubernetes: {what} failed (exit {result.returncode}); see {log}")
 
     def _pids(self) -> list[int]:
-        return [pid for f in sorted((self.cluster_dir / "pids").glob("*.pid")) if (pid := pid_of(f))]
+        return [
+            pid for f in sorted((self.cluster_dir / "pids").glob("*.pid")) if (pid := pid_of(f))
+        ]
 
     def running(self) -> bool:
         return bool(self._pids())
@@ -69,26 +79,42 @@ class Kubernetes(Component):
             f"  kwokControllerBinary: {bin_dir / 'kwok'}\n"
         )
         if (self.cluster_dir / "kwok.yaml").exists():
-            self._run("-c", str(self.home / "kwok.yaml"), "start", "cluster", "--wait", "90s",
-                      what="starting the cluster")  # fmt: skip
+            self._run(
+                "-c",
+                str(self.home / "kwok.yaml"),
+                "start",
+                "cluster",
+                "--wait",
+                "90s",
+                what="starting the cluster",
+            )
             return
         self._run(
-            "-c", str(self.home / "kwok.yaml"), "create", "cluster", "--wait", "90s",
-            "--kube-apiserver-port", str(ports["KUBE_APISERVER"]),
-            "--etcd-port", str(ports["ETCD"]),
-            "--controller-port", str(ports["KWOK"]),
-            "--kube-controller-manager-port", str(ports["KUBE_CONTROLLER_MANAGER"]),
-            "--kube-scheduler-port", str(ports["KUBE_SCHEDULER"]),
+            "-c",
+            str(self.home / "kwok.yaml"),
+            "create",
+            "cluster",
+            "--wait",
+            "90s",
+            "--kube-apiserver-port",
+            str(ports["KUBE_APISERVER"]),
+            "--etcd-port",
+            str(ports["ETCD"]),
+            "--controller-port",
+            str(ports["KWOK"]),
+            "--kube-controller-manager-port",
+            str(ports["KUBE_CONTROLLER_MANAGER"]),
+            "--kube-scheduler-port",
+            str(ports["KUBE_SCHEDULER"]),
             what="creating the cluster",
-        )  # fmt: skip
+        )
         self._run("scale", "node", "--replicas", str(FAKE_NODES), what="adding the fake nodes")
 
     def stop(self) -> None:
         if self.cluster_dir.exists():
-            try:
+            # Whatever kwokctl cannot stop (a crashed component, say) is killed by pid below.
+            with contextlib.suppress(StackError):
                 self._run("stop", "cluster", what="stopping the cluster")
-            except StackError:
-                pass  # whatever kwokctl could not stop is killed by pid below
         for pid in self._pids():
             stop_pid(pid)
 
@@ -104,12 +130,13 @@ class Kubernetes(Component):
         except Exception as error:  # the API server answers with varied errors while starting
             return f"API server not ready: {error}"
         ready_nodes = [
-            n for n in nodes
+            n
+            for n in nodes
             if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])
-        ]  # fmt: skip
+        ]
         if len(ready_nodes) < FAKE_NODES:
             return f"{len(ready_nodes)} of {FAKE_NODES} nodes Ready"
         return None
 
     def logs(self) -> list[Path]:
-        return sorted((self.cluster_dir / "logs").glob("*.log")) + [self.home / "kwokctl.log"]
+        return [*sorted((self.cluster_dir / "logs").glob("*.log")), self.home / "kwokctl.log"]

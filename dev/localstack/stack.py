@@ -55,9 +55,11 @@ def up(config: StackConfig) -> list[str]:
             say(f"--- last lines of {log}\n{tail(log)}")
     if failed:
         names = ", ".join(c.name for c in failed)
-        raise StackError(f"the stack is not healthy: {names} (logs above; `make stack-down` stops it)")
+        raise StackError(
+            f"the stack is not healthy: {names} (logs above; `make stack-down` stops it)"
+        )
     write_env_file(config)
-    say(f"stack ready in {time.monotonic() - began:.0f} s; `eval \"$(make -s stack-env)\"` to use it")
+    say(f'stack ready in {time.monotonic() - began:.0f} s; `eval "$(make -s stack-env)"` to use it')
     return [c.name for c in started]
 
 

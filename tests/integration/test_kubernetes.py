@@ -13,7 +13,9 @@ WEB_LABELS = {"app": "web"}
 
 def web_deployment(version: str) -> client.V1Deployment:
     container = client.V1Container(
-        name="web", image="registry.example/web:1", env=[client.V1EnvVar(name="VERSION", value=version)]
+        name="web",
+        image="registry.example/web:1",
+        env=[client.V1EnvVar(name="VERSION", value=version)],
     )
     return client.V1Deployment(
         metadata=client.V1ObjectMeta(name="web"),
