@@ -7,7 +7,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STACK := PYTHONPATH=dev $(PY) -m localstack
 
-.PHONY: help install lint test test-unit test-integration stack-fetch stack-up stack-down stack-status stack-env stack-clean
+.PHONY: help install lint test test-unit test-integration bench stack-fetch stack-up stack-down stack-status stack-env stack-clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -51,3 +51,6 @@ test-integration: stack-fetch ## integration tests (start the stack when it is n
 
 test: stack-fetch ## every test; starts the stack when needed and stops what it started
 	$(VENV)/bin/pytest -m "unit or integration"
+
+bench: stack-fetch ## benchmarks; JSON results under bench/results/
+	@for benchmark in bench/*.py; do echo "== $$benchmark"; PYTHONPATH=dev $(PY) $$benchmark || exit 1; done

@@ -83,7 +83,7 @@ class Component(ABC):
 
 @dataclass(frozen=True)
 class Daemon:
-    """A process the stack starts itself: its command line, environment and files."""
+    """A process the stack starts itself; its pid and log files are named after it."""
 
     name: str
     command: list[str]

@@ -32,22 +32,20 @@ def up(config: StackConfig) -> list[str]:
     began = time.monotonic()
     ensure_all(config)
     config.stack_dir.mkdir(parents=True, exist_ok=True)
+    everything = components(config)
     started: list[Component] = []
-    for component in components(config):
-        if component.running():
+    for component in everything:
+        if component.health() is None:
             continue
-        component.check_ports_free()
+        if not component.running():
+            component.check_ports_free()
+        # A partly running component (one HDFS daemon crashed, say) gets its missing parts.
         say(f"starting {component.name}")
         component.start()
         started.append(component)
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        reasons = dict(
-            zip(
-                components(config),
-                pool.map(lambda c: wait_for(c.health, HEALTH_TIMEOUT_S), components(config)),
-                strict=True,
-            )
-        )
+    with ThreadPoolExecutor(max_workers=len(everything)) as pool:
+        outcomes = pool.map(lambda c: wait_for(c.health, HEALTH_TIMEOUT_S), everything)
+        reasons = dict(zip(everything, outcomes, strict=True))
     failed = {c: r for c, r in reasons.items() if r is not None}
     for component, reason in failed.items():
         say(f"{component.name} is unhealthy: {reason}")
