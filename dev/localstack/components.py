@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
-from localstack.config import HOST, StackConfig
+from localstack.config import DEV_DIR, HOST, StackConfig
 from localstack.errors import StackError
 from localstack.process import pid_of, port_in_use, start_detached, stop_pid_file
 
@@ -385,3 +385,60 @@ class Mlflow(ProcessComponent):
         except OSError as error:
             return f"not answering on /health: {error}"
         return None if status == 200 else f"/health answered {status}"
+
+
+class SparkOperatorStandIn(ProcessComponent):
+    """Installs the SparkApplication CRD and runs the spark-operator stand-in (spark_standin.py)."""
+
+    name = "spark-operator"
+    port_names = ()
+    crd_file = DEV_DIR / "crds" / "sparkoperator.k8s.io_sparkapplications.yaml"
+    crd_name = "sparkapplications.sparkoperator.k8s.io"
+
+    def prepare(self) -> None:
+        kubectl = self.config.kube_bin_dir / "kubectl"
+        # Server-side: the CRD is too large for kubectl's last-applied annotation.
+        applied = subprocess.run(
+            [
+                str(kubectl),
+                "--kubeconfig",
+                str(self.config.kubeconfig),
+                "apply",
+                "--server-side",
+                "--force-conflicts",
+                "-f",
+                str(self.crd_file),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if applied.returncode != 0:
+            raise StackError(
+                f"spark-operator: installing the SparkApplication CRD failed: "
+                f"{applied.stderr.strip()}"
+            )
+
+    def daemons(self) -> list[Daemon]:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(DEV_DIR),
+            "CONTINUUM_STACK_DIR": str(self.config.stack_dir),
+            "CONTINUUM_CACHE": str(self.config.cache_dir),
+            **{f"CONTINUUM_{name}_PORT": str(port) for name, port in self.config.ports.items()},
+        }
+        return [Daemon(self.name, [sys.executable, "-m", "localstack.spark_standin"], env)]
+
+    def health(self) -> str | None:
+        if not self.running():
+            return "not running"
+        from kubernetes import client, config
+
+        try:
+            with config.new_client_from_config(str(self.config.kubeconfig)) as api:
+                client.ApiextensionsV1Api(api).read_custom_resource_definition(
+                    self.crd_name, _request_timeout=3
+                )
+        except Exception as error:  # absent CRD (404) or an API server still starting
+            return f"SparkApplication CRD not readable: {error}"
+        return None

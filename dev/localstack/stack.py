@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from localstack.artifacts import ensure_all
-from localstack.components import Component, Hdfs, Kafka, Mlflow
+from localstack.components import Component, Hdfs, Kafka, Mlflow, SparkOperatorStandIn
 from localstack.config import StackConfig
 from localstack.errors import StackError
 from localstack.kubernetes import Kubernetes
@@ -19,8 +19,14 @@ HEALTH_TIMEOUT_S = 120.0
 
 def components(config: StackConfig) -> list[Component]:
     # Start order: the JVMs and MLflow start in the background first; kwokctl blocks until the
-    # control plane is up, so it goes last and overlaps with their start-up.
-    return [Kafka(config), Hdfs(config), Mlflow(config), Kubernetes(config)]
+    # control plane is up, overlapping with their start-up; the stand-in needs the API server.
+    return [
+        Kafka(config),
+        Hdfs(config),
+        Mlflow(config),
+        Kubernetes(config),
+        SparkOperatorStandIn(config),
+    ]
 
 
 def say(message: str) -> None:
