@@ -7,8 +7,8 @@ does: SUBMITTED → RUNNING → COMPLETED, or FAILED with an `errorMessage`. App
 `local:///opt/continuum/...` (paths inside Continuum's image) map to this checkout.
 
 It is not the spark-operator: no pods, no webhook, no retries, no `restartPolicy`, no `valueFrom`
-in `env`; one application
-at a time by default (CONTINUUM_SPARK_STANDIN_PARALLEL), since this machine has few cores.
+in `env`; one application at a time by default (CONTINUUM_SPARK_STANDIN_PARALLEL), since this
+machine has few cores.
 
     python -m localstack.spark_standin
 """

@@ -6,6 +6,8 @@ import argparse
 import sys
 from importlib.metadata import version
 
+from continuum_workloads.dataset import cli as data_cli
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -13,7 +15,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Continuous machine learning on Kubernetes with Spark, MLflow and Kafka.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {version('continuum')}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    data_cli.register(commands)
     return parser
 
 
@@ -23,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    return 0
+    return args.run(args)
 
 
 if __name__ == "__main__":
