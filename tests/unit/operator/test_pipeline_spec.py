@@ -3,8 +3,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from operator_samples import MINIMAL_SPEC, merged
-
 from continuum_operator.spec import (
     ConcurrencyPolicy,
     DataFormat,
@@ -14,6 +12,7 @@ from continuum_operator.spec import (
     parse_duration,
     parse_training_pipeline_spec,
 )
+from operator_samples import MINIMAL_SPEC, merged
 
 
 def test_defaults_match_the_crd_defaults() -> None:

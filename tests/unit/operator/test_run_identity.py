@@ -4,7 +4,6 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-
 from continuum_operator import api
 from continuum_operator.batches import Batch
 from continuum_operator.runs import ObservedRun, RunRequest, RunState, RunTrigger, run_state

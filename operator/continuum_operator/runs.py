@@ -1,0 +1,160 @@
+"""A training run: what it is started for, its deterministic name, and what its SparkApplication
+says about it.
+
+The run's name is its SparkApplication's name and its id in MLflow. It derives only from the
+pipeline and what the run consumes (batches, schedule tick, retrain token), so planning the same run
+twice, after a retry or an operator restart, yields the same name and the API server refuses the
+duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from continuum_operator import api
+from continuum_operator.batches import Batch
+from continuum_operator.times import format_time, parse_time
+
+MAX_NAME_LENGTH = 63
+"""The SparkApplication name becomes a label value and a Service name prefix."""
+_HASH_LENGTH = 8
+_NOT_IN_NAME = re.compile(r"[^a-z0-9-]+")
+
+
+class RunTrigger(StrEnum):
+    NEW_DATA = "NewData"
+    SCHEDULE = "Schedule"
+    MANUAL = "Manual"
+
+
+_TRIGGERS = frozenset(RunTrigger)
+
+
+class RunState(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    ABORTED = "Aborted"
+    """Its SparkApplication disappeared before finishing: replaced, or deleted by someone."""
+
+
+FINISHED_STATES = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.ABORTED})
+
+# Only COMPLETED and FAILED are terminal for the spark-operator; SUBMISSION_FAILED and FAILING may
+# still be retried by its restart policy, so they are not failures yet.
+_SPARK_STATES = {
+    "": RunState.PENDING,
+    "SUBMITTED": RunState.PENDING,
+    "SUBMISSION_FAILED": RunState.PENDING,
+    "PENDING_RERUN": RunState.PENDING,
+    "SUSPENDING": RunState.PENDING,
+    "SUSPENDED": RunState.PENDING,
+    "RESUMING": RunState.PENDING,
+    "RUNNING": RunState.RUNNING,
+    "SUCCEEDING": RunState.RUNNING,
+    "FAILING": RunState.RUNNING,
+    "INVALIDATING": RunState.RUNNING,
+    "UNKNOWN": RunState.RUNNING,
+    "COMPLETED": RunState.SUCCEEDED,
+    "FAILED": RunState.FAILED,
+}
+
+
+def run_state(spark_state: str | None) -> RunState:
+    """A spark-operator `applicationState.state` as a run state; states added by a later
+    spark-operator count as running, so they never end a run early."""
+    return _SPARK_STATES.get(spark_state or "", RunState.RUNNING)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What a run is started for."""
+
+    triggers: tuple[RunTrigger, ...]
+    batches: tuple[Batch, ...] = ()
+    schedule_time: datetime | None = None
+    retrain_token: str | None = None
+
+    def name(self, pipeline: str) -> str:
+        identity = json.dumps(
+            [
+                pipeline,
+                sorted(batch.name for batch in self.batches),
+                None if self.schedule_time is None else format_time(self.schedule_time),
+                self.retrain_token,
+            ]
+        )
+        digest = hashlib.sha256(identity.encode()).hexdigest()[:_HASH_LENGTH]
+        newest = max(self.batches, key=lambda batch: batch.key).name if self.batches else None
+        label = newest or "-".join(self.triggers) or "run"
+        readable = _NOT_IN_NAME.sub("-", f"{pipeline}-{label}".lower())
+        readable = readable[: MAX_NAME_LENGTH - _HASH_LENGTH - 1].strip("-")
+        if not readable[:1].isalpha():
+            # A Service name (the driver's UI service) must start with a letter.
+            readable = f"r-{readable}"[: MAX_NAME_LENGTH - _HASH_LENGTH - 1].rstrip("-")
+        return f"{readable}-{digest}"
+
+    def annotations(self) -> dict[str, str]:
+        annotations = {
+            api.BATCHES_ANNOTATION: json.dumps([batch.to_status() for batch in self.batches]),
+            api.TRIGGERS_ANNOTATION: ",".join(self.triggers),
+        }
+        if self.schedule_time is not None:
+            annotations[api.SCHEDULE_TIME_ANNOTATION] = format_time(self.schedule_time)
+        if self.retrain_token is not None:
+            annotations[api.RETRAIN_TOKEN_ANNOTATION] = self.retrain_token
+        return annotations
+
+
+@dataclass(frozen=True)
+class ObservedRun:
+    """A run as its SparkApplication shows it."""
+
+    name: str
+    request: RunRequest
+    spark_state: str
+    error_message: str | None = None
+    created: datetime | None = None
+    terminated: datetime | None = None
+
+    @property
+    def state(self) -> RunState:
+        return run_state(self.spark_state)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED_STATES
+
+    @classmethod
+    def from_spark_application(cls, body: Mapping[str, Any]) -> ObservedRun:
+        metadata = body.get("metadata") or {}
+        annotations = metadata.get("annotations") or {}
+        status = body.get("status") or {}
+        application_state = status.get("applicationState") or {}
+        triggers = annotations.get(api.TRIGGERS_ANNOTATION, "")
+        request = RunRequest(
+            # Skips what this operator does not know, rather than failing on a hand-edited value.
+            triggers=tuple(RunTrigger(item) for item in triggers.split(",") if item in _TRIGGERS),
+            batches=tuple(
+                Batch.from_status(item)
+                for item in json.loads(annotations.get(api.BATCHES_ANNOTATION) or "[]")
+            ),
+            schedule_time=parse_time(annotations.get(api.SCHEDULE_TIME_ANNOTATION)),
+            retrain_token=annotations.get(api.RETRAIN_TOKEN_ANNOTATION),
+        )
+        return cls(
+            name=metadata["name"],
+            request=request,
+            spark_state=application_state.get("state") or "",
+            error_message=application_state.get("errorMessage") or None,
+            created=parse_time(metadata.get("creationTimestamp")),
+            terminated=parse_time(status.get("terminationTime")),
+        )

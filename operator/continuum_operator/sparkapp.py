@@ -1,0 +1,117 @@
+"""The SparkApplication (`sparkoperator.k8s.io/v1beta2`) body for one training run.
+
+SparkApplications are immutable once created: any spec edit makes the spark-operator kill and
+resubmit the job, so everything the run needs is decided here, once. The ownerReference is left to
+the caller, which knows the pipeline's uid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from continuum_operator import api
+from continuum_operator.runs import RunRequest
+from continuum_operator.spec import HistoryMode, TrainingPipelineSpec
+
+_MAX_LABEL_VALUE = 63
+
+
+def label_value(text: str) -> str:
+    """`text` if it fits in a label value, else a shortened form that stays unique to it."""
+    if len(text) <= _MAX_LABEL_VALUE:
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    return f"{text[: _MAX_LABEL_VALUE - 9].rstrip('-.')}-{digest}"
+
+
+def pipeline_labels(pipeline: str) -> dict[str, str]:
+    """The labels that select every SparkApplication of one pipeline."""
+    return {api.MANAGED_BY_LABEL: api.MANAGED_BY, api.PIPELINE_LABEL: label_value(pipeline)}
+
+
+def _arguments(
+    spec: TrainingPipelineSpec, *, pipeline: str, namespace: str, run_id: str, request: RunRequest
+) -> list[str]:
+    training, mlflow = spec.training, spec.mlflow
+    arguments = [
+        "--run-id", run_id,
+        "--pipeline", f"{namespace}/{pipeline}",
+        "--data-uri", spec.data.uri,
+        "--data-format", str(spec.data.format),
+        "--batch-pattern", spec.data.batch_pattern,
+        "--completion-marker", spec.data.completion_marker,
+        "--history-mode", str(training.history.mode),
+        "--ensemble", ",".join(training.ensemble),
+        "--cv-folds", str(training.cross_validation.folds),
+        "--cv-parallelism", str(training.cross_validation.parallelism),
+        "--mlflow-tracking-uri", mlflow.tracking_uri,
+        "--mlflow-experiment", mlflow.experiment or f"{namespace}/{pipeline}",
+        "--registered-model", mlflow.registered_model,
+        "--promotion-metric", spec.promotion.metric,
+        "--champion-alias", spec.promotion.alias,
+    ]  # fmt: skip
+    if training.history.mode is HistoryMode.LATEST and training.history.batches:
+        arguments += ["--history-batches", str(training.history.batches)]
+    if spec.train_set_export_uri:
+        arguments += ["--train-set-export-uri", spec.train_set_export_uri]
+    # One flag per batch: names may hold any character a separator could be.
+    for batch in sorted(request.batches, key=lambda batch: batch.key):
+        arguments += ["--batch", batch.name]
+    return arguments
+
+
+def build_spark_application(
+    spec: TrainingPipelineSpec, *, pipeline: str, namespace: str, request: RunRequest
+) -> dict[str, Any]:
+    name = request.name(pipeline)
+    labels = {
+        **pipeline_labels(pipeline),
+        api.RUN_LABEL: name,
+        "app.kubernetes.io/name": "continuum-training",
+        "app.kubernetes.io/part-of": "continuum",
+    }
+    training = spec.training
+    driver: dict[str, Any] = {
+        "cores": training.driver.cores,
+        "memory": training.driver.memory,
+        "labels": labels,
+    }
+    if training.service_account:
+        driver["serviceAccount"] = training.service_account
+    if spec.mlflow.credentials_secret_ref:
+        # The Secret's keys are the environment variables MLflow reads
+        # (MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN): no secret in the spec.
+        driver["envFrom"] = [{"secretRef": {"name": spec.mlflow.credentials_secret_ref.name}}]
+    return {
+        "apiVersion": f"{api.SPARK_GROUP}/{api.SPARK_VERSION}",
+        "kind": "SparkApplication",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": request.annotations(),
+        },
+        "spec": {
+            "type": "Python",
+            "pythonVersion": "3",
+            "mode": "cluster",
+            "sparkVersion": training.spark_version,
+            "image": training.image,
+            "imagePullPolicy": str(training.image_pull_policy),
+            "mainApplicationFile": training.main_application_file,
+            "arguments": _arguments(
+                spec, pipeline=pipeline, namespace=namespace, run_id=name, request=request
+            ),
+            "sparkConf": dict(training.spark_conf),
+            # A failed run is reported, not retried: retrying a bad batch fails the same way.
+            "restartPolicy": {"type": "Never"},
+            "driver": driver,
+            "executor": {
+                "instances": training.executor.instances,
+                "cores": training.executor.cores,
+                "memory": training.executor.memory,
+                "labels": labels,
+            },
+        },
+    }

@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from continuum_operator.batches import Batch
+from continuum_operator.history import (
+    Decision,
+    Phase,
+    Promotion,
+    RunRecord,
+    current_run,
+    last_model_version,
+    observe,
+    phase,
+    with_outcome,
+)
+from continuum_operator.runs import ObservedRun, RunRequest, RunState, RunTrigger
+from operator_samples import NOW
+
+
+def run(name: str, spark_state: str, minutes_ago: int, *, error: str | None = None) -> ObservedRun:
+    created = NOW - timedelta(minutes=minutes_ago)
+    return ObservedRun(
+        name,
+        RunRequest((RunTrigger.NEW_DATA,), (Batch("b2", 2), Batch("b1", 1))),
+        spark_state,
+        error_message=error,
+        created=created,
+        terminated=created + timedelta(minutes=1)
+        if spark_state in {"COMPLETED", "FAILED"}
+        else None,
+    )
+
+
+def test_new_run_enters_the_history_and_is_reported_as_changed() -> None:
+    update = observe((), [run("r1", "SUBMITTED", 5)], limit=5, now=NOW)
+
+    (record,) = update.history
+    assert record.name == "r1"
+    assert record.state is RunState.PENDING
+    assert (record.batch_count, record.first_batch, record.last_batch) == (2, "b1", "b2")
+    assert record.start_time == NOW - timedelta(minutes=5)
+    assert record.finish_time is None
+    assert update.changed == (record,)
+
+
+def test_state_change_is_reported_once() -> None:
+    first = observe((), [run("r1", "RUNNING", 5)], limit=5, now=NOW)
+
+    same = observe(first.history, [run("r1", "RUNNING", 5)], limit=5, now=NOW)
+    failed = observe(first.history, [run("r1", "FAILED", 5, error="ExitCode: 1")], limit=5, now=NOW)
+
+    assert same.changed == ()
+    (record,) = failed.changed
+    assert record.state is RunState.FAILED
+    assert record.message == "ExitCode: 1"
+    assert record.finish_time == NOW - timedelta(minutes=4)
+
+
+def test_outcome_survives_later_observations_and_pruning_of_the_application() -> None:
+    done = observe((), [run("r1", "COMPLETED", 5)], limit=5, now=NOW).history
+    promoted = Promotion(Decision.PROMOTED, "first model")
+    recorded = with_outcome(
+        done,
+        "r1",
+        mlflow_run_id="abc",
+        model_version="3",
+        metrics={"rmse": 1.5},
+        promotion=promoted,
+    )
+
+    again = observe(recorded, [run("r1", "COMPLETED", 5)], limit=5, now=NOW).history
+    pruned = observe(recorded, [], limit=5, now=NOW).history
+
+    for history in (again, pruned):
+        (record,) = history
+        assert record.model_version == "3"
+        assert record.promotion == promoted
+        assert record.state is RunState.SUCCEEDED
+
+
+def test_unfinished_run_whose_application_vanished_is_aborted() -> None:
+    running = observe((), [run("r1", "RUNNING", 5)], limit=5, now=NOW).history
+
+    update = observe(running, [], limit=5, now=NOW)
+
+    (record,) = update.history
+    assert record.state is RunState.ABORTED
+    assert record.finish_time == NOW
+    assert update.changed == (record,)
+
+
+def test_history_is_newest_first_and_bounded_but_keeps_every_run_in_progress() -> None:
+    runs = [run(f"done-{i}", "COMPLETED", 100 - i) for i in range(6)]
+    runs += [run("old-but-running", "RUNNING", 500)]
+
+    history = observe((), runs, limit=2, now=NOW).history
+
+    assert [record.name for record in history] == ["done-5", "done-4", "old-but-running"]
+
+
+def test_phase_and_summaries() -> None:
+    ok = RunRecord("ok", RunState.SUCCEEDED, model_version="7", start_time=NOW)
+    bad = RunRecord("bad", RunState.FAILED, start_time=NOW + timedelta(minutes=1))
+    busy = RunRecord("busy", RunState.RUNNING)
+
+    assert phase(()) is Phase.PENDING
+    assert phase((ok,)) is Phase.IDLE
+    assert phase((bad, ok)) is Phase.FAILED
+    assert phase((busy, bad, ok)) is Phase.TRAINING
+    assert current_run((busy, bad, ok)) == "busy"
+    assert current_run((bad, ok)) is None
+    assert last_model_version((busy, bad, ok)) == "7"
+
+
+def test_settled_only_once_the_outcome_is_known() -> None:
+    assert not RunRecord("r", RunState.RUNNING).settled
+    assert not RunRecord("r", RunState.SUCCEEDED).settled
+    assert RunRecord("r", RunState.FAILED).settled
+    assert RunRecord("r", RunState.SUCCEEDED, promotion=Promotion(Decision.REJECTED, "")).settled
+
+
+def test_record_status_round_trip_leaves_unset_fields_out() -> None:
+    record = RunRecord(
+        "r1",
+        RunState.SUCCEEDED,
+        triggers=("NewData",),
+        batch_count=2,
+        first_batch="b1",
+        last_batch="b2",
+        spark_state="COMPLETED",
+        start_time=NOW,
+        finish_time=NOW + timedelta(minutes=3),
+        mlflow_run_id="abc",
+        model_version="4",
+        metrics={"rmse": 1.25},
+        promotion=Promotion(Decision.PROMOTED, "better"),
+    )
+
+    raw = record.to_status()
+
+    assert raw["promotion"] == {"decision": "Promoted", "reason": "better"}
+    assert raw["startTime"] == "2026-03-02T12:00:00Z"
+    assert RunRecord.from_status(raw) == record
+    assert set(RunRecord("r2", RunState.PENDING).to_status()) == {
+        "name",
+        "state",
+        "triggers",
+        "batches",
+        "sparkState",
+        "metrics",
+    }
