@@ -8,7 +8,8 @@ does: SUBMITTED → RUNNING → COMPLETED, or FAILED with an `errorMessage`. App
 
 It is not the spark-operator: no pods, no webhook, no retries, no `restartPolicy`, no `valueFrom`
 in `env`; one application at a time by default (CONTINUUM_SPARK_STANDIN_PARALLEL), since this
-machine has few cores.
+machine has few cores. Namespaces labelled `continuum.ml/spark-standin=skip` are left alone, for
+tests that set the states themselves.
 
     python -m localstack.spark_standin
 """
@@ -36,6 +37,8 @@ from localstack.process import stop_pid
 GROUP, VERSION, PLURAL = "sparkoperator.k8s.io", "v1beta2", "sparkapplications"
 IMAGE_APP_DIR = "/opt/continuum/"
 LOST_DRIVER = "driver lost: the spark-operator stand-in restarted while the application ran"
+# Tests that play the spark-operator themselves (patching states) label their namespace so.
+SKIP_LABEL = ("continuum.ml/spark-standin", "skip")
 
 log = logging.getLogger("spark-standin")
 
@@ -143,6 +146,8 @@ class StandIn:
             if key in self.claimed:
                 return
             self.claimed.add(key)
+        if self.skipped(meta["namespace"]):
+            return
         if state == "":
             self.pool.submit(self.run_application, key, app)
         elif state in ("SUBMITTED", "RUNNING"):
@@ -150,6 +155,17 @@ class StandIn:
             self.patch_state(
                 app, "FAILED", application={"errorMessage": LOST_DRIVER}, terminationTime=now()
             )
+
+    def skipped(self, namespace: str) -> bool:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            labels = self.core.read_namespace(namespace).metadata.labels or {}
+        except ApiException as error:
+            if error.status == 404:  # the namespace is being deleted with its applications
+                return True
+            raise
+        return labels.get(SKIP_LABEL[0]) == SKIP_LABEL[1]
 
     def run_application(self, key: str, app: dict) -> None:
         meta = app["metadata"]
