@@ -71,7 +71,9 @@ def test_a_failing_application_reaches_failed_with_the_reason(k8s_api, namespace
 
 def test_namespaces_labelled_skip_are_left_to_the_test(k8s_api, namespace):
     core, api = client.CoreV1Api(k8s_api), client.CustomObjectsApi(k8s_api)
-    core.patch_namespace(namespace, {"metadata": {"labels": {"continuum.ml/spark-standin": "skip"}}})
+    core.patch_namespace(
+        namespace, {"metadata": {"labels": {"continuum.ml/spark-standin": "skip"}}}
+    )
     body = spark_application("untouched", "count_range.py", ["10"])
     api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
     time.sleep(3)
