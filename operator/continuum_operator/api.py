@@ -27,3 +27,14 @@ BATCHES_ANNOTATION = f"{GROUP}/batches"
 TRIGGERS_ANNOTATION = f"{GROUP}/triggers"
 SCHEDULE_TIME_ANNOTATION = f"{GROUP}/schedule-time"
 RETRAIN_TOKEN_ANNOTATION = f"{GROUP}/retrain-token"
+
+# The training job's record in MLflow, read by the operator to find a run's outcome: tags on the
+# MLflow run and on the model version it registers. Values are strings (MLflow tags are).
+MLFLOW_RUN_ID_TAG = f"{GROUP}/run-id"
+"""The run's id: the SparkApplication's name."""
+MLFLOW_PIPELINE_TAG = f"{GROUP}/pipeline"
+"""`<namespace>/<name>` of the TrainingPipeline."""
+MLFLOW_BATCHES_TAG = f"{GROUP}/batches"
+"""The batches the model was trained on, comma-separated."""
+MLFLOW_PROMOTION_TAG = f"{GROUP}/promotion"
+"""On the model version: the gate's decision (Promoted or Rejected) and why."""
