@@ -49,16 +49,17 @@ def test_every_record_lands_once_in_the_test_part_or_a_batch(listings: Path, tmp
 
     header, *rows = _records(listings)
     written: list[tuple[str, ...]] = []
+    assert sorted(p.name for p in out.iterdir()) == [batch_name(n) for n in range(1, 5)]
     for directory, count in zip(
-        ["test", *(batch_name(n) for n in range(1, 5))],
+        [tmp_path / "incoming-test", *(out / batch_name(n) for n in range(1, 5))],
         [result.test_rows, *result.batch_rows],
         strict=True,
     ):
-        assert sorted(p.name for p in (out / directory).iterdir()) == [
+        assert sorted(p.name for p in directory.iterdir()) == [
             "_SUCCESS",
             "part-00000.csv",
         ]
-        part_header, *part_rows = _records(out / directory / "part-00000.csv")
+        part_header, *part_rows = _records(directory / "part-00000.csv")
         assert part_header == header and len(part_rows) == count
         written += part_rows
     assert Counter(written) == Counter(rows)
@@ -70,9 +71,9 @@ def test_every_record_lands_once_in_the_test_part_or_a_batch(listings: Path, tmp
 def test_the_same_seed_gives_the_same_split(listings: Path, tmp_path: Path):
     for name in ("a", "b"):
         split_csv(listings, str(tmp_path / name), 2, 0.3, seed=9, console=_quiet())
-    for part in ("test", "batch-0001", "batch-0002"):
-        a = (tmp_path / "a" / part / "part-00000.csv").read_bytes()
-        assert a == (tmp_path / "b" / part / "part-00000.csv").read_bytes()
+    for part in ("-test", "/batch-0001", "/batch-0002"):
+        a = Path(f"{tmp_path}/a{part}/part-00000.csv").read_bytes()
+        assert a == Path(f"{tmp_path}/b{part}/part-00000.csv").read_bytes()
 
 
 def test_batches_are_published_one_every_interval(listings: Path, tmp_path: Path):

@@ -65,7 +65,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--every", type=_seconds, default=0.0, metavar="SECONDS", help="wait between batches"
     )
     split.add_argument("--seed", type=int, default=0, help="random seed of the test draw")
-    split.add_argument("--test-out", help="where the test part goes (default OUT/test)")
+    split.add_argument("--test-out", help="where the test part goes (default: OUT-test)")
     split.add_argument(
         "--webhdfs", help="NameNode HTTP address for hdfs:// URIs (default $WEBHDFS_URI)"
     )

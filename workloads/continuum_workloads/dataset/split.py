@@ -64,7 +64,8 @@ def split_csv(
     console: Console | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> SplitResult:
-    """Writes the test part to `test_out` (default `<out>/test`), then batch after batch to `out`,
+    """Writes the test part to `test_out` (default `<out>-test`: beside the batches, never among
+    them, so a pipeline watching `out` cannot train on it), then batch after batch to `out`,
     waiting `every` seconds between batches. Refuses to overwrite existing destinations."""
     if batches < 1:
         raise ValueError("batches must be at least 1")
@@ -76,7 +77,7 @@ def split_csv(
         raise FileNotFoundError(f"{source}: no such file")
     console = console or Console(stderr=True)
     store, root = open_store(out, webhdfs_url)
-    test_store, test_path = open_store(test_out or join(out, "test"), webhdfs_url)
+    test_store, test_path = open_store(test_out or out.rstrip("/") + "-test", webhdfs_url)
     paths = [join(root, batch_name(number)) for number in range(1, batches + 1)]
     taken = [p for p in paths if store.exists(p)]
     if test_store.exists(test_path):
