@@ -29,12 +29,15 @@ SCHEDULE_TIME_ANNOTATION = f"{GROUP}/schedule-time"
 RETRAIN_TOKEN_ANNOTATION = f"{GROUP}/retrain-token"
 
 # The training job's record in MLflow, read by the operator to find a run's outcome: tags on the
-# MLflow run and on the model version it registers. Values are strings (MLflow tags are).
-MLFLOW_RUN_ID_TAG = f"{GROUP}/run-id"
+# MLflow run and on the model version it registers. Plain identifiers, so that search filters
+# (`tag.continuum_run_id = '...'`) need no quoting.
+MLFLOW_RUN_ID_TAG = "continuum_run_id"
 """The run's id: the SparkApplication's name."""
-MLFLOW_PIPELINE_TAG = f"{GROUP}/pipeline"
+MLFLOW_PIPELINE_TAG = "continuum_pipeline"
 """`<namespace>/<name>` of the TrainingPipeline."""
-MLFLOW_BATCHES_TAG = f"{GROUP}/batches"
+MLFLOW_BATCHES_TAG = "continuum_batches"
 """The batches the model was trained on, comma-separated."""
-MLFLOW_PROMOTION_TAG = f"{GROUP}/promotion"
-"""On the model version: the gate's decision (Promoted or Rejected) and why."""
+MLFLOW_PROMOTION_TAG = "continuum_promotion"
+"""On the model version: the gate's decision, Promoted or Rejected."""
+MLFLOW_PROMOTION_REASON_TAG = "continuum_promotion_reason"
+"""On the model version: why the gate decided so."""

@@ -8,6 +8,8 @@ from importlib.metadata import version
 
 from continuum_workloads.dataset import cli as data_cli
 
+from continuum_operator import main as operator_cli
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -17,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {version('continuum')}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     data_cli.register(commands)
+    operator_cli.register(commands)
     return parser
 
 

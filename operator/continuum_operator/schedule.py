@@ -17,3 +17,8 @@ def due_tick(expression: str, since: datetime, now: datetime) -> datetime | None
     if latest is None or latest <= since:
         return None
     return latest
+
+
+def next_tick(expression: str, now: datetime) -> datetime:
+    """The first tick after `now`: the operator wakes then, whatever its poll interval."""
+    return next(CronSim(expression, now.astimezone(UTC)))

@@ -1,0 +1,28 @@
+# The Continuum operator image: `docker build -t continuum/operator:0.1.0 .`
+# Runs `continuum operator` as an unprivileged user; manifests/operator.yaml passes the arguments.
+
+# Same Python minor as the project's venv; pin by digest as well in a release pipeline.
+ARG PYTHON_IMAGE=python:3.11.7-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY operator/ operator/
+COPY workloads/ workloads/
+# A virtualenv is copied whole into the runtime stage: no compiler or pip cache there.
+RUN python -m venv /opt/continuum \
+ && /opt/continuum/bin/pip install .
+
+FROM ${PYTHON_IMAGE}
+ENV PATH=/opt/continuum/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOME=/tmp
+RUN groupadd --system --gid 10001 continuum \
+ && useradd --system --uid 10001 --gid continuum --no-create-home --shell /usr/sbin/nologin continuum
+COPY --from=build /opt/continuum /opt/continuum
+USER 10001:10001
+EXPOSE 8080 9090
+ENTRYPOINT ["continuum"]
+CMD ["operator", "--all-namespaces", "--liveness=http://0.0.0.0:8080/healthz", "--metrics-port=9090"]

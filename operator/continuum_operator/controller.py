@@ -1,0 +1,364 @@
+"""One reconcile pass of a TrainingPipeline: observe (pipeline, SparkApplications, data directory,
+MLflow), decide with the pure functions (planning, history, promotion, pruning, conditions), act,
+and return the status to write and the Events to post.
+
+Everything is derived from what is observed in this pass, so a pass can be interrupted at any point
+and the next one picks up: runs have deterministic names (a repeated start is refused by the API
+server), the SparkApplications carry what they consumed, and a promotion decision is tagged on the
+model version before the alias moves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from continuum_operator import api
+from continuum_operator.batches import Batch, ProcessedBatches, new_batches
+from continuum_operator.conditions import (
+    DATA_SOURCE_AVAILABLE,
+    READY,
+    REGISTRY_AVAILABLE,
+    condition_status,
+    set_condition,
+)
+from continuum_operator.datasource import DataSourceError, DataSourceLister
+from continuum_operator.history import (
+    Decision,
+    Phase,
+    Promotion,
+    RunRecord,
+    current_run,
+    last_model_version,
+    observe,
+    phase,
+    with_outcome,
+)
+from continuum_operator.kube import Kube, SparkOperatorMissing, owner_reference
+from continuum_operator.planning import PipelineState, plan_run
+from continuum_operator.promotion import decide
+from continuum_operator.pruning import spark_applications_to_delete
+from continuum_operator.registry import Registry, RegistryError
+from continuum_operator.runs import ObservedRun, RunRequest, RunState
+from continuum_operator.sparkapp import build_spark_application, pipeline_labels
+from continuum_operator.spec import (
+    InvalidSpecError,
+    TrainingPipelineSpec,
+    parse_training_pipeline_spec,
+)
+from continuum_operator.times import format_time, parse_time
+
+DEFAULT_POLL_INTERVAL = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class Event:
+    reason: str
+    message: str
+    warning: bool = False
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    name: str
+    triggers: tuple[str, ...]
+    marker_latency: float | None
+    """Seconds from the newest batch's marker landing to its SparkApplication existing."""
+
+
+@dataclass
+class PassResult:
+    status: dict[str, Any]
+    events: list[Event] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    """The dependencies that failed in this pass (the next pass backs off), for metrics."""
+    started: list[StartedRun] = field(default_factory=list)
+    poll_interval: timedelta = DEFAULT_POLL_INTERVAL
+    schedule: str | None = None
+
+
+@dataclass
+class Memory:
+    """What one pipeline's loop remembers between passes; losing it on restart only repeats an
+    Event."""
+
+    announced: set[str] = field(default_factory=set)
+    """Batches a BatchDetected Event was posted for."""
+
+
+def status_changes(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:
+    """The merge patch turning `current` into `wanted` for the keys `wanted` names."""
+    return {key: value for key, value in wanted.items() if current.get(key) != value}
+
+
+def _newest(processed: ProcessedBatches) -> Batch | None:
+    candidates = [*processed.recent, *([processed.watermark] if processed.watermark else [])]
+    return max(candidates, key=lambda batch: batch.key, default=None)
+
+
+def _names(batches: Iterable[Batch]) -> str:
+    names = [batch.name for batch in batches]
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def asks_for_pass(pipeline: Mapping[str, Any]) -> bool:
+    """Whether a change to the pipeline needs a pass before the next poll: a new generation of
+    the spec, or a new value of the retrain annotation. Its own status writes do not."""
+    metadata = pipeline.get("metadata") or {}
+    status = pipeline.get("status") or {}
+    retrain = (metadata.get("annotations") or {}).get(api.RETRAIN_ANNOTATION)
+    return metadata.get("generation") != status.get("observedGeneration") or bool(
+        retrain and retrain != status.get("lastRetrain")
+    )
+
+
+class _Conditions:
+    """The pass's conditions, plus an Event whenever one changes status."""
+
+    def __init__(self, status: Mapping[str, Any], generation: int, now: datetime) -> None:
+        self.items: list[dict[str, Any]] = [dict(c) for c in status.get("conditions") or ()]
+        self.events: list[Event] = []
+        self._generation = generation
+        self._now = now
+
+    def set(self, type_: str, ok: bool, reason: str, message: str) -> None:
+        # An Event when something breaks and when it recovers; not for every first success.
+        previous = condition_status(self.items, type_)
+        if (not ok and previous is not False) or (ok and previous is False):
+            self.events.append(Event(reason, message, warning=not ok))
+        self.items = set_condition(
+            self.items,
+            type_,
+            ok,
+            reason=reason,
+            message=message,
+            observed_generation=self._generation,
+            now=self._now,
+        )
+
+
+class Reconciler:
+    def __init__(
+        self,
+        kube: Kube,
+        lister: DataSourceLister,
+        registry_for: Callable[[str], Registry],
+    ) -> None:
+        self._kube = kube
+        self._lister = lister
+        self._registry_for = registry_for
+
+    def sync(
+        self, namespace: str, name: str, memory: Memory, now: datetime
+    ) -> tuple[dict[str, Any], PassResult] | None:
+        """Reads the pipeline as stored now (never a cached copy: the last pass's status write
+        must be seen), reconciles it and writes what changed in its status. None once the
+        pipeline is gone."""
+        pipeline = self._kube.get_pipeline(namespace, name)
+        if pipeline is None:
+            return None
+        result = self.reconcile(pipeline, memory, now)
+        patch = status_changes(pipeline.get("status") or {}, result.status)
+        if patch:
+            self._kube.patch_pipeline_status(namespace, name, patch)
+        return pipeline, result
+
+    def reconcile(self, pipeline: Mapping[str, Any], memory: Memory, now: datetime) -> PassResult:
+        metadata = pipeline["metadata"]
+        status = pipeline.get("status") or {}
+        generation = int(metadata.get("generation") or 0)
+        conditions = _Conditions(status, generation, now)
+        base = {"observedGeneration": generation}
+        try:
+            spec = parse_training_pipeline_spec(pipeline.get("spec") or {})
+        except InvalidSpecError as error:
+            conditions.set(READY, False, "InvalidSpec", str(error))
+            return PassResult(
+                {**base, "phase": str(Phase.INVALID), "conditions": conditions.items},
+                conditions.events,
+            )
+        result = PassResult(
+            base, poll_interval=spec.data.poll_interval, schedule=spec.trigger.schedule
+        )
+        namespace, name = metadata["namespace"], metadata["name"]
+        try:
+            owned = [
+                body
+                for body in self._kube.list_spark_applications(namespace, pipeline_labels(name))
+                if any(
+                    ref.get("uid") == metadata["uid"]
+                    for ref in body["metadata"].get("ownerReferences") or ()
+                )
+            ]
+        except SparkOperatorMissing as error:
+            conditions.set(READY, False, "SparkOperatorMissing", str(error))
+            result.status["conditions"] = conditions.items
+            result.events = conditions.events
+            result.failed.append("SparkOperatorMissing")
+            return result
+        runs = [ObservedRun.from_spark_application(body) for body in owned]
+        state = PipelineState.from_status(status)
+
+        plan = None
+        try:
+            consumed = state.absorb(run.request for run in runs).processed
+            entries = self._lister.entries(spec.data, consumed)
+            complete = new_batches(
+                entries, spec.data.batch_pattern, spec.data.completion_marker, consumed
+            )
+            conditions.set(DATA_SOURCE_AVAILABLE, True, "Listed", f"{spec.data.uri} listed")
+        except DataSourceError as error:
+            # No planning without a listing: a scheduled or manual run started now would miss
+            # the batches it cannot see; the tick and the annotation stay due until it is back.
+            conditions.set(DATA_SOURCE_AVAILABLE, False, "ListingFailed", str(error))
+            result.failed.append("DataSource")
+        else:
+            fresh = [batch for batch in complete if batch.name not in memory.announced]
+            if fresh:
+                result.events.append(Event("BatchDetected", f"complete batches: {_names(fresh)}"))
+                memory.announced.update(batch.name for batch in fresh)
+            plan = plan_run(
+                spec,
+                state=state,
+                complete_batches=complete,
+                runs=runs,
+                retrain_annotation=(metadata.get("annotations") or {}).get(api.RETRAIN_ANNOTATION),
+                created=parse_time(metadata["creationTimestamp"]) or now,
+                now=now,
+            )
+            for replaced in plan.delete:
+                self._kube.delete_spark_application(namespace, replaced)
+                result.events.append(Event("RunReplaced", f"deleted run {replaced} (Replace)"))
+            if plan.start is not None:
+                runs.append(self._start(pipeline, spec, plan.start, result, now))
+            state = plan.state
+
+        records = [RunRecord.from_status(raw) for raw in status.get("runs") or ()]
+        update = observe(records, runs, limit=spec.history_limit, now=now)
+        result.events += filter(None, map(_run_event, update.changed))
+        history = self._settle(spec, update.history, conditions, result)
+
+        settled = {record.name for record in history if record.settled}
+        for pruned in spark_applications_to_delete(runs, limit=spec.history_limit, settled=settled):
+            self._kube.delete_spark_application(namespace, pruned)
+            result.events.append(Event("RunPruned", f"deleted finished run {pruned}"))
+
+        failing = [
+            item for item in conditions.items if item["type"] != READY and item["status"] == "False"
+        ]
+        if failing:
+            conditions.set(READY, False, failing[0]["reason"], failing[0]["message"])
+        else:
+            conditions.set(READY, True, "Watching", f"watching {spec.data.uri}")
+        newest = _newest(state.processed)
+        result.status.update(
+            state.to_status(),
+            phase=str(phase(history)),
+            currentRun=current_run(history),
+            lastBatch=newest.name if newest else None,
+            lastModelVersion=last_model_version(history),
+            runs=[record.to_status() for record in history],
+            conditions=conditions.items,
+        )
+        result.events[:0] = conditions.events
+        return result
+
+    def _start(
+        self,
+        pipeline: Mapping[str, Any],
+        spec: TrainingPipelineSpec,
+        request: RunRequest,
+        result: PassResult,
+        now: datetime,
+    ) -> ObservedRun:
+        metadata = pipeline["metadata"]
+        body = build_spark_application(
+            spec, pipeline=metadata["name"], namespace=metadata["namespace"], request=request
+        )
+        body["metadata"]["ownerReferences"] = [owner_reference(pipeline)]
+        name = body["metadata"]["name"]
+        if self._kube.create_spark_application(body):
+            newest = max(request.batches, key=lambda batch: batch.key, default=None)
+            result.started.append(
+                StartedRun(
+                    name,
+                    tuple(request.triggers),
+                    None if newest is None else now.timestamp() - newest.modification_time / 1000,
+                )
+            )
+            batches = f" for {_names(request.batches)}" if request.batches else ""
+            result.events.append(
+                Event("RunStarted", f"run {name} ({', '.join(request.triggers)}){batches}")
+            )
+        # The history sees the run in this pass already, created now or by an earlier pass.
+        body["metadata"]["creationTimestamp"] = format_time(now)
+        return ObservedRun.from_spark_application(body)
+
+    def _settle(
+        self,
+        spec: TrainingPipelineSpec,
+        history: Sequence[RunRecord],
+        conditions: _Conditions,
+        result: PassResult,
+    ) -> tuple[RunRecord, ...]:
+        """Applies the promotion gate to succeeded runs without a decision; reports the
+        registry's health, probing it when nothing else did."""
+        history = tuple(history)
+        model, alias = spec.mlflow.registered_model, spec.promotion.alias
+        pending = [r for r in history if r.state is RunState.SUCCEEDED and r.promotion is None]
+        if not pending and condition_status(conditions.items, REGISTRY_AVAILABLE) is True:
+            return history
+        try:
+            registry = self._registry_for(spec.mlflow.tracking_uri)
+            champion = registry.champion_version(model, alias)
+            for record in reversed(pending):  # oldest first: each may change the champion
+                outcome = registry.outcome(model, record.name)
+                if outcome.model_version is None:
+                    promotion = Promotion(
+                        Decision.REJECTED,
+                        f"no version of {model} is tagged {api.MLFLOW_RUN_ID_TAG}={record.name}",
+                    )
+                else:
+                    promotion = outcome.decision or decide(
+                        spec.promotion,
+                        outcome.metrics or {},
+                        has_champion=champion not in (None, outcome.model_version),
+                    )
+                    if outcome.decision is None:
+                        registry.record_decision(model, outcome.model_version, promotion)
+                    if promotion.decision is Decision.PROMOTED:
+                        registry.promote(model, alias, outcome.model_version)
+                        champion = outcome.model_version
+                history = with_outcome(
+                    history,
+                    record.name,
+                    mlflow_run_id=outcome.mlflow_run_id,
+                    model_version=outcome.model_version,
+                    metrics=outcome.metrics or {},
+                    promotion=promotion,
+                )
+                version = outcome.model_version or "none"
+                result.events.append(
+                    Event(
+                        f"Model{promotion.decision}",
+                        f"{model} version {version} of run {record.name}: {promotion.reason}",
+                    )
+                )
+        except RegistryError as error:
+            conditions.set(REGISTRY_AVAILABLE, False, "RegistryUnreachable", str(error))
+            result.failed.append("Registry")
+            return history
+        conditions.set(REGISTRY_AVAILABLE, True, "Reachable", f"{spec.mlflow.tracking_uri}")
+        result.status["championVersion"] = champion
+        return history
+
+
+def _run_event(record: RunRecord) -> Event | None:
+    """Pending runs get their Event when they are started (RunStarted)."""
+    if record.state is RunState.PENDING:
+        return None
+    detail = f": {record.message}" if record.message else ""
+    warning = record.state in (RunState.FAILED, RunState.ABORTED)
+    return Event(f"Run{record.state}", f"run {record.name} {record.state.lower()}{detail}", warning)

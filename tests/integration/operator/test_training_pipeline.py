@@ -1,0 +1,265 @@
+"""The TrainingPipeline controller against the local stack's API server, HDFS and MLflow. The tests
+play the spark-operator: their namespace is one the stand-in skips, and they write
+`status.applicationState` themselves."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+import uuid
+from typing import Any
+
+import pytest
+from continuum_operator.api import MLFLOW_RUN_ID_TAG
+from pipeline_harness import Operator, Pipelines, kubectl, wait_for
+
+VALID_SPEC: dict[str, Any] = {
+    "data": {"uri": "hdfs://127.0.0.1:19000/data", "pollInterval": "1s"},
+    "training": {"image": "continuum/training:test", "sparkVersion": "4.0.0"},
+    "mlflow": {"trackingUri": "http://127.0.0.1:15000", "registeredModel": "m"},
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda spec: spec["training"].pop("image"), "spec.training.image"),
+        (lambda spec: spec.update(concurrencyPolicy="Sometimes"), "spec.concurrencyPolicy"),
+        (lambda spec: spec.update(trigger={"schedule": "every day"}), "spec.trigger.schedule"),
+        (lambda spec: spec["data"].update(pollInterval="-5s"), "spec.data.pollInterval"),
+    ],
+    ids=["missing-required", "bad-enum", "bad-cron", "negative-interval"],
+)
+def test_invalid_pipelines_are_rejected_naming_the_field(
+    pipelines: Pipelines, change: Any, field: str
+) -> None:
+    spec = json.loads(json.dumps(VALID_SPEC))
+    change(spec)
+    manifest = {
+        "apiVersion": "continuum.ml/v1alpha1",
+        "kind": "TrainingPipeline",
+        "metadata": {"name": "invalid", "namespace": pipelines.namespace},
+        "spec": spec,
+    }
+    applied = kubectl("apply", "-f", "-", stdin=json.dumps(manifest), check=False)
+    assert applied.returncode != 0
+    assert field in applied.stderr, applied.stderr
+    assert pipelines.names() == []
+
+
+def write_batch(hdfs_client: Any, directory: str, name: str, *, complete: bool = True) -> None:
+    hdfs_client.write(f"{directory}/{name}/part-0000.csv", data="price\n1\n", overwrite=True)
+    if complete:
+        hdfs_client.write(f"{directory}/{name}/_SUCCESS", data="", overwrite=True)
+
+
+def arguments_of(app: dict[str, Any], flag: str) -> list[str]:
+    arguments = app["spec"]["arguments"]
+    return [arguments[i + 1] for i, item in enumerate(arguments) if item == flag]
+
+
+def register_version(
+    mlflow_client: Any, model: str, run_name: str, metrics: dict[str, float]
+) -> str:
+    """What the training job leaves in MLflow: a run with metrics, a version tagged with the run."""
+    experiment = mlflow_client.get_experiment_by_name("continuum-operator-tests")
+    experiment_id = (
+        experiment.experiment_id
+        if experiment
+        else mlflow_client.create_experiment("continuum-operator-tests")
+    )
+    run = mlflow_client.create_run(experiment_id, tags={MLFLOW_RUN_ID_TAG: run_name})
+    for key, value in metrics.items():
+        mlflow_client.log_metric(run.info.run_id, key, value)
+    mlflow_client.set_terminated(run.info.run_id)
+    version = mlflow_client.create_model_version(
+        model,
+        f"runs:/{run.info.run_id}/model",
+        run_id=run.info.run_id,
+        tags={MLFLOW_RUN_ID_TAG: run_name},
+    )
+    return str(version.version)
+
+
+def champion(mlflow_client: Any, model: str) -> str | None:
+    return mlflow_client.get_registered_model(model).aliases.get("champion")
+
+
+def only_app(pipelines: Pipelines) -> dict[str, Any]:
+    apps = pipelines.spark_applications()
+    assert len(apps) == 1, [app["metadata"]["name"] for app in apps]
+    return apps[0]
+
+
+def history(pipelines: Pipelines, name: str) -> dict[str, dict[str, Any]]:
+    return {run["name"]: run for run in pipelines.status(name).get("runs") or ()}
+
+
+def decided(pipelines: Pipelines, name: str, run: str) -> dict[str, Any] | None:
+    """The run's history record once it carries a promotion decision."""
+    record = history(pipelines, name).get(run)
+    return record if record and record.get("promotion") else None
+
+
+def test_batches_become_runs_that_promote_or_reject_in_mlflow(
+    operator: Operator,
+    pipelines: Pipelines,
+    hdfs_client: Any,
+    hdfs_dir: str,
+    mlflow_client: Any,
+    registered_model: str,
+) -> None:
+    name = "used-cars"
+    spec = {
+        **VALID_SPEC,
+        "data": {"uri": f"hdfs://127.0.0.1:19000{hdfs_dir}", "pollInterval": "1s"},
+        "mlflow": {"trackingUri": "http://127.0.0.1:15000", "registeredModel": registered_model},
+        "trainSetExportUri": f"hdfs://127.0.0.1:19000{hdfs_dir}-train",
+    }
+    write_batch(hdfs_client, hdfs_dir, "batch-0001", complete=False)
+    pipelines.apply(name, spec)
+    wait_for(lambda: pipelines.status(name).get("phase") == "Pending", what="phase Pending")
+    wait_for(
+        lambda: (pipelines.condition(name, "Ready") or {}).get("status") == "True",
+        what="Ready=True",
+    )
+    time.sleep(3)  # three polls: an incomplete batch starts nothing
+    assert pipelines.spark_applications() == []
+
+    # The marker lands: exactly one run, for that batch, built from the spec.
+    hdfs_client.write(f"{hdfs_dir}/batch-0001/_SUCCESS", data="", overwrite=True)
+    first = wait_for(lambda: pipelines.spark_applications(), what="a SparkApplication")
+    first = only_app(pipelines)
+    first_name = first["metadata"]["name"]
+    owner = first["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"], owner["controller"]) == ("TrainingPipeline", name, True)
+    assert owner["uid"] == pipelines.get(name)["metadata"]["uid"]
+    assert first["metadata"]["labels"]["continuum.ml/pipeline"] == name
+    assert first["spec"]["image"] == "continuum/training:test"
+    assert first["spec"]["sparkVersion"] == "4.0.0"
+    assert arguments_of(first, "--batch") == ["batch-0001"]
+    assert arguments_of(first, "--run-id") == [first_name]
+    assert arguments_of(first, "--registered-model") == [registered_model]
+    assert arguments_of(first, "--data-uri") == [spec["data"]["uri"]]
+    assert arguments_of(first, "--train-set-export-uri") == [spec["trainSetExportUri"]]
+
+    # Running; two batches land meanwhile; the operator is killed and restarted: still one run.
+    pipelines.set_state(first_name, "SUBMITTED")
+    pipelines.set_state(first_name, "RUNNING")
+    wait_for(lambda: pipelines.status(name).get("phase") == "Training", what="phase Training")
+    write_batch(hdfs_client, hdfs_dir, "batch-0002")
+    write_batch(hdfs_client, hdfs_dir, "batch-0003")
+    wait_for(
+        lambda: any(reason == "BatchDetected" and "batch-0003" in message
+                    for _, reason, message in pipelines.events(name)),
+        what="BatchDetected for batch-0003",
+    )  # fmt: skip
+    operator.kill()
+    operator.start()
+    time.sleep(3)
+    assert only_app(pipelines)["metadata"]["name"] == first_name
+    assert pipelines.status(name)["currentRun"] == first_name
+
+    # The job registers the first model and completes: promoted, the alias moves.
+    first_version = register_version(
+        mlflow_client, registered_model, first_name, {"rmse": 10.0, "r2": 0.8}
+    )
+    pipelines.set_state(first_name, "COMPLETED", terminationTime="2026-01-01T00:00:00Z")
+    wait_for(lambda: champion(mlflow_client, registered_model), what="the champion alias")
+    assert champion(mlflow_client, registered_model) == first_version
+    record = wait_for(lambda: decided(pipelines, name, first_name), what="the first decision")
+    assert record["state"] == "Succeeded"
+    assert record["promotion"]["decision"] == "Promoted"
+    assert record["modelVersion"] == first_version
+    assert record["metrics"]["rmse"] == 10.0
+    tags = mlflow_client.get_model_version(registered_model, first_version).tags
+    assert tags["continuum_promotion"] == "Promoted"
+
+    # Exactly one follow-up run, covering both batches that landed during the first.
+    wait_for(lambda: len(pipelines.spark_applications()) == 2, what="the follow-up run")
+    second = pipelines.spark_applications()[1]
+    second_name = second["metadata"]["name"]
+    assert sorted(arguments_of(second, "--batch")) == ["batch-0002", "batch-0003"]
+    time.sleep(2)
+    assert len(pipelines.spark_applications()) == 2
+
+    # A worse model: rejected, the alias stays.
+    second_version = register_version(
+        mlflow_client, registered_model, second_name, {"rmse": 12.0, "champion_rmse": 10.0}
+    )
+    pipelines.set_state(second_name, "RUNNING")
+    pipelines.set_state(second_name, "COMPLETED", terminationTime="2026-01-01T00:10:00Z")
+    record = wait_for(lambda: decided(pipelines, name, second_name), what="the second decision")
+    assert record["promotion"]["decision"] == "Rejected"
+    assert "rmse 12 against champion 10" in record["promotion"]["reason"]
+    assert champion(mlflow_client, registered_model) == first_version
+    tags = mlflow_client.get_model_version(registered_model, second_version).tags
+    assert tags["continuum_promotion"] == "Rejected"
+
+    status = wait_for(lambda: (s := pipelines.status(name)).get("phase") == "Idle" and s)
+    assert status["lastBatch"] == "batch-0003"
+    assert status["championVersion"] == first_version
+    assert status["observedGeneration"] == pipelines.get(name)["metadata"]["generation"]
+    reasons = [reason for _, reason, _ in pipelines.events(name)]
+    for expected in ("BatchDetected", "RunStarted", "RunRunning", "RunSucceeded"):
+        assert expected in reasons
+    assert {"ModelPromoted", "ModelRejected"} <= set(reasons)
+
+    table = kubectl("get", "tp", name, "-n", pipelines.namespace).stdout.splitlines()
+    assert table[0].split() == ["NAME", "PHASE", "LAST-BATCH", "MODEL-VERSION", "READY", "AGE"]
+    assert table[1].split()[:5] == [name, "Idle", "batch-0003", second_version, "True"]
+
+    with urllib.request.urlopen(operator.url("metrics"), timeout=5) as response:
+        exposition = response.read().decode()
+    assert 'continuum_training_runs_started_total{trigger="NewData"}' in exposition
+    assert "continuum_batch_marker_to_run_seconds_count" in exposition
+
+    # Deleting the pipeline garbage-collects its SparkApplications.
+    kubectl("delete", "tp", name, "-n", pipelines.namespace, "--wait=true", "--timeout=30s")
+    wait_for(lambda: pipelines.spark_applications() == [], timeout=60, what="garbage collection")
+
+
+def test_a_failed_run_is_reported_and_unreachable_dependencies_are_conditions(
+    operator: Operator, pipelines: Pipelines, hdfs_client: Any, hdfs_dir: str
+) -> None:
+    write_batch(hdfs_client, hdfs_dir, "batch-0001")
+    pipelines.apply(
+        "failing",
+        {**VALID_SPEC, "data": {"uri": f"hdfs://127.0.0.1:19000{hdfs_dir}", "pollInterval": "1s"}},
+    )
+    app = wait_for(lambda: pipelines.spark_applications(), what="a SparkApplication")[0]
+    app_name = app["metadata"]["name"]
+    pipelines.set_state(app_name, "FAILED", error="no rows left after cleaning")
+    record = wait_for(
+        lambda: (
+            (history(pipelines, "failing").get(app_name) or {}).get("state") == "Failed"
+            and history(pipelines, "failing")[app_name]
+        )
+    )
+    assert record["message"] == "no rows left after cleaning"
+    assert pipelines.status("failing")["phase"] == "Failed"
+    failed_event = wait_for(
+        lambda: [e for e in pipelines.events("failing") if e[1] == "RunFailed"], what="RunFailed"
+    )
+    assert failed_event[0][0] == "Warning"
+    assert "no rows left after cleaning" in failed_event[0][2]
+
+    unreachable = f"unreachable-{uuid.uuid4().hex[:4]}"
+    pipelines.apply(
+        unreachable,
+        {
+            **VALID_SPEC,
+            "data": {"uri": "webhdfs://127.0.0.1:9/data", "pollInterval": "1s"},
+            "mlflow": {"trackingUri": "http://127.0.0.1:9", "registeredModel": "m"},
+        },
+    )
+    data = wait_for(lambda: pipelines.condition(unreachable, "DataSourceAvailable"))
+    assert data["status"] == "False"
+    assert "webhdfs://127.0.0.1:9/data" in data["message"]
+    registry = wait_for(lambda: pipelines.condition(unreachable, "RegistryAvailable"), timeout=60)
+    assert registry["status"] == "False"
+    assert "127.0.0.1:9" in registry["message"]
+    ready = pipelines.condition(unreachable, "Ready")
+    assert ready is not None and ready["status"] == "False"
+    assert len(pipelines.spark_applications()) == 1

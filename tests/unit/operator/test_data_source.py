@@ -1,0 +1,64 @@
+"""Where a data URI is listed, and the listing of a `file://` data directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from continuum_operator.batches import Batch, ProcessedBatches
+from continuum_operator.datasource import (
+    DataSourceError,
+    DataSourceLister,
+    Location,
+    parse_webhdfs_map,
+    resolve,
+)
+from continuum_operator.spec import DataSource
+
+
+def test_webhdfs_map_per_namenode_or_one_for_all() -> None:
+    assert parse_webhdfs_map("nn:8020=http://nn:9870/, b:9000=https://b:9871") == {
+        "nn:8020": "http://nn:9870",
+        "b:9000": "https://b:9871",
+    }
+    assert parse_webhdfs_map("http://127.0.0.1:19870") == {"*": "http://127.0.0.1:19870"}
+    assert parse_webhdfs_map("") == {}
+
+
+@pytest.mark.parametrize(
+    ("uri", "mapping", "expected"),
+    [
+        ("hdfs://nn:8020/data/in", {}, Location("http://nn:9870", "/data/in")),
+        ("hdfs://nn:8020/d", {"nn:8020": "http://web:1"}, Location("http://web:1", "/d")),
+        ("hdfs://nn:8020/d", {"*": "http://all:2"}, Location("http://all:2", "/d")),
+        ("webhdfs://nn:9870/d", {"*": "http://all:2"}, Location("http://nn:9870", "/d")),
+        ("file:///srv/data", {}, Location(None, "/srv/data")),
+    ],
+)
+def test_resolve(uri: str, mapping: dict[str, str], expected: Location) -> None:
+    assert resolve(uri, mapping) == expected
+
+
+def test_a_file_directory_lists_batches_and_probes_only_unprocessed_directories(
+    tmp_path: Path,
+) -> None:
+    for name, marker in (("batch-1", True), ("batch-2", False), ("batch-0", True)):
+        (tmp_path / name).mkdir()
+        if marker:
+            (tmp_path / name / "_SUCCESS").touch()
+    (tmp_path / "loose.csv").touch()
+    batch_0 = tmp_path / "batch-0"
+    processed = ProcessedBatches().record([Batch("batch-0", int(os.stat(batch_0).st_mtime * 1000))])
+    source = DataSource(uri=f"file://{tmp_path}", batch_pattern="batch-*")
+    entries = {e.name: e for e in DataSourceLister({}).entries(source, processed)}
+    assert entries["batch-1"].has_marker and entries["batch-1"].is_directory
+    assert not entries["batch-2"].has_marker
+    assert not entries["batch-0"].has_marker  # processed: not listed again
+    assert not entries["loose.csv"].is_directory
+
+
+def test_an_unlistable_directory_is_a_data_source_error(tmp_path: Path) -> None:
+    source = DataSource(uri=f"file://{tmp_path}/missing")
+    with pytest.raises(DataSourceError, match="cannot list file://"):
+        DataSourceLister({}).entries(source, ProcessedBatches())

@@ -1,0 +1,66 @@
+"""The operator loop's pure parts: when to sleep until, and which pipeline changes need a pass."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from continuum_operator import api
+from continuum_operator.backoff import MAX_BACKOFF, next_delay
+from continuum_operator.controller import asks_for_pass, status_changes
+from continuum_operator.schedule import next_tick
+from operator_samples import NOW
+
+SECOND = timedelta(seconds=1)
+
+
+@pytest.mark.parametrize(
+    ("failures", "expected"),
+    [(0, 30 * SECOND), (1, 60 * SECOND), (2, 120 * SECOND), (3, 240 * SECOND), (9, MAX_BACKOFF)],
+)
+def test_failures_back_off_exponentially_up_to_five_minutes(
+    failures: int, expected: timedelta
+) -> None:
+    assert next_delay(30 * SECOND, failures, next_tick=None, now=NOW) == expected
+
+
+def test_a_poll_interval_longer_than_the_backoff_cap_is_kept() -> None:
+    assert next_delay(timedelta(hours=1), 4, next_tick=None, now=NOW) == timedelta(hours=1)
+
+
+def test_a_cron_tick_due_sooner_shortens_the_sleep() -> None:
+    assert next_delay(30 * SECOND, 0, next_tick=NOW + 5 * SECOND, now=NOW) == 5 * SECOND
+    assert next_delay(30 * SECOND, 0, next_tick=NOW - SECOND, now=NOW) == timedelta(0)
+
+
+def test_next_tick_is_strictly_after_now_in_utc() -> None:
+    assert next_tick("0 3 * * *", NOW) == datetime(2026, 3, 3, 3, 0, tzinfo=UTC)
+    assert next_tick("0 12 * * *", NOW) == datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
+
+
+def pipeline(generation: int, observed: int, retrain: str | None, last: str | None) -> dict:
+    annotations = {api.RETRAIN_ANNOTATION: retrain} if retrain else {}
+    return {
+        "metadata": {"generation": generation, "annotations": annotations},
+        "status": {"observedGeneration": observed, "lastRetrain": last},
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "wanted"),
+    [
+        (pipeline(2, 2, None, None), False),  # its own status write
+        (pipeline(3, 2, None, None), True),  # spec edited
+        (pipeline(2, 2, "a", None), True),  # retrain asked
+        (pipeline(2, 2, "a", "a"), False),  # already acted on
+        (pipeline(2, 2, "b", "a"), True),  # asked again
+    ],
+)
+def test_only_spec_edits_and_new_retrain_values_ask_for_a_pass(body: dict, wanted: bool) -> None:
+    assert asks_for_pass(body) is wanted
+
+
+def test_the_status_patch_holds_only_what_changed() -> None:
+    current = {"phase": "Idle", "currentRun": "r1", "runs": [{"name": "r1"}]}
+    wanted = {"phase": "Training", "currentRun": None, "runs": [{"name": "r1"}]}
+    assert status_changes(current, wanted) == {"phase": "Training", "currentRun": None}
