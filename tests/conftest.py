@@ -4,6 +4,7 @@ clients wired to it. Only tests that ask for these fixtures need the stack."""
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -139,16 +140,19 @@ def mlflow_client(stack: dict[str, str]):
 
 
 @pytest.fixture(scope="session")
-def spark(stack: dict[str, str]) -> Iterator[object]:
-    """A local SparkSession with Kafka's connector on its classpath."""
+def spark(stack_config: StackConfig) -> Iterator[object]:
+    """A local SparkSession with Kafka's connector on its classpath. It needs no running stack
+    (only the fetched connector jars); tests reach HDFS or Kafka by asking for `stack` too. One
+    per test session: Spark keeps a single active session per process."""
     from pyspark.sql import SparkSession
 
     session = (
         SparkSession.builder.master("local[2]")
         .appName("continuum-tests")
-        .config("spark.jars", stack["CONTINUUM_SPARK_JARS"])
+        .config("spark.jars", ",".join(str(jar) for jar in stack_config.spark_jars))
         .config("spark.driver.memory", "1g")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.sql.shuffle.partitions", "4")
@@ -164,3 +168,52 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for kind in ("unit", "integration", "e2e"):
             if f"{os.sep}tests{os.sep}{kind}{os.sep}" in str(item.path):
                 item.add_marker(getattr(pytest.mark, kind))
+
+
+SPARK_APPLICATIONS = ("sparkoperator.k8s.io", "v1beta2", "sparkapplications")
+FINISHED_STATES = ("COMPLETED", "FAILED")
+
+
+@pytest.fixture
+def run_spark_application(k8s_api, namespace) -> Callable[..., tuple[dict, list[str]]]:
+    """Runs a PySpark file of this checkout as a SparkApplication in the test's namespace (the
+    stack's spark-operator stand-in executes it); returns the finished object and every
+    applicationState seen on the way."""
+    from kubernetes import client
+
+    api = client.CustomObjectsApi(k8s_api)
+    group, version, plural = SPARK_APPLICATIONS
+
+    def run(
+        name: str, main_file: str, arguments: list[str], timeout: float = 300
+    ) -> tuple[dict, list[str]]:
+        body = {
+            "apiVersion": f"{group}/{version}",
+            "kind": "SparkApplication",
+            "metadata": {"name": name},
+            "spec": {
+                "type": "Python",
+                "mode": "cluster",
+                "sparkVersion": "4.0.0",
+                "image": "registry.example/continuum:dev",
+                "mainApplicationFile": f"local:///opt/continuum/{main_file}",
+                "arguments": arguments,
+                "sparkConf": {"spark.sql.shuffle.partitions": "4"},
+                "driver": {"cores": 2, "memory": "1g"},
+                "executor": {"cores": 1, "instances": 1, "memory": "512m"},
+            },
+        }
+        api.create_namespaced_custom_object(group, version, namespace, plural, body)
+        seen: list[str] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            app = api.get_namespaced_custom_object(group, version, namespace, plural, name)
+            state = app.get("status", {}).get("applicationState", {}).get("state", "")
+            if state and (not seen or seen[-1] != state):
+                seen.append(state)
+            if state in FINISHED_STATES:
+                return app, seen
+            time.sleep(0.5)
+        raise AssertionError(f"{name} did not finish in {timeout:.0f} s; states seen: {seen}")
+
+    return run

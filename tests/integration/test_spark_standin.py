@@ -7,50 +7,11 @@ import time
 
 from kubernetes import client
 
-GROUP, VERSION, PLURAL = "sparkoperator.k8s.io", "v1beta2", "sparkapplications"
+APPS = "tests/data/spark_apps"
 
 
-def spark_application(name: str, script: str, arguments: list[str]) -> dict:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "SparkApplication",
-        "metadata": {"name": name},
-        "spec": {
-            "type": "Python",
-            "mode": "cluster",
-            "sparkVersion": "4.0.0",
-            "image": "registry.example/continuum:dev",
-            "mainApplicationFile": f"local:///opt/continuum/tests/data/spark_apps/{script}",
-            "arguments": arguments,
-            "sparkConf": {"spark.sql.shuffle.partitions": "2"},
-            "driver": {"cores": 1, "memory": "512m"},
-            "executor": {"cores": 1, "instances": 1, "memory": "512m"},
-        },
-    }
-
-
-def run_to_the_end(k8s_api, namespace: str, body: dict) -> tuple[dict, list[str]]:
-    """Create the application; return its final object and every state seen on the way."""
-    api = client.CustomObjectsApi(k8s_api)
-    name = body["metadata"]["name"]
-    api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
-    seen: list[str] = []
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        app = api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-        state = app.get("status", {}).get("applicationState", {}).get("state", "")
-        if state and (not seen or seen[-1] != state):
-            seen.append(state)
-        if state in ("COMPLETED", "FAILED"):
-            return app, seen
-        time.sleep(0.2)
-    raise AssertionError(f"{name} did not finish in 300 s; states seen: {seen}")
-
-
-def test_an_application_runs_to_completed(k8s_api, namespace):
-    app, seen = run_to_the_end(
-        k8s_api, namespace, spark_application("count", "count_range.py", ["1000"])
-    )
+def test_an_application_runs_to_completed(run_spark_application):
+    app, seen = run_spark_application("count", f"{APPS}/count_range.py", ["1000"])
     assert seen[-1] == "COMPLETED", app["status"]
     assert set(seen) <= {"SUBMITTED", "RUNNING", "COMPLETED"}
     assert "RUNNING" in seen
@@ -58,24 +19,35 @@ def test_an_application_runs_to_completed(k8s_api, namespace):
     assert app["status"]["terminationTime"]
 
 
-def test_a_failing_application_reaches_failed_with_the_reason(k8s_api, namespace):
-    app, seen = run_to_the_end(
-        k8s_api, namespace, spark_application("reject", "reject_batch.py", ["batch-0007"])
-    )
+def test_a_failing_application_reaches_failed_with_the_reason(run_spark_application):
+    app, seen = run_spark_application("reject", f"{APPS}/reject_batch.py", ["batch-0007"])
     assert seen[-1] == "FAILED"
-    message = app["status"]["applicationState"]["errorMessage"]
-    assert message == (
+    assert app["status"]["applicationState"]["errorMessage"] == (
         "driver failed with exit code 1: batch batch-0007 rejected: missing columns price, year"
     )
 
 
 def test_namespaces_labelled_skip_are_left_to_the_test(k8s_api, namespace):
     core, api = client.CoreV1Api(k8s_api), client.CustomObjectsApi(k8s_api)
-    core.patch_namespace(
-        namespace, {"metadata": {"labels": {"continuum.ml/spark-standin": "skip"}}}
+    skip = {"metadata": {"labels": {"continuum.ml/spark-standin": "skip"}}}
+    core.patch_namespace(namespace, skip)
+    body = {
+        "apiVersion": "sparkoperator.k8s.io/v1beta2",
+        "kind": "SparkApplication",
+        "metadata": {"name": "untouched"},
+        "spec": {
+            "type": "Python",
+            "sparkVersion": "4.0.0",
+            "mainApplicationFile": f"local:///opt/continuum/{APPS}/count_range.py",
+            "driver": {},
+            "executor": {},
+        },
+    }
+    api.create_namespaced_custom_object(
+        "sparkoperator.k8s.io", "v1beta2", namespace, "sparkapplications", body
     )
-    body = spark_application("untouched", "count_range.py", ["10"])
-    api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
     time.sleep(3)
-    app = api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "untouched")
+    app = api.get_namespaced_custom_object(
+        "sparkoperator.k8s.io", "v1beta2", namespace, "sparkapplications", "untouched"
+    )
     assert "status" not in app

@@ -21,8 +21,8 @@ def _by_vin(rows: list[dict]) -> dict[str, dict]:
     return {row["vin"]: row for row in rows}
 
 
-def test_every_raw_field_matches_an_independent_csv_reader(local_spark: SparkSession):
-    frame = read_listings(local_spark, str(SAMPLE))
+def test_every_raw_field_matches_an_independent_csv_reader(spark: SparkSession):
+    frame = read_listings(spark, str(SAMPLE))
 
     assert tuple(frame.columns) == COLUMNS
     assert dict(frame.dtypes) == dict.fromkeys(COLUMNS, "string")
@@ -34,8 +34,8 @@ def test_every_raw_field_matches_an_independent_csv_reader(local_spark: SparkSes
     assert len(actual) == 4
 
 
-def test_multi_line_descriptions_keep_their_lines_quotes_and_backslashes(local_spark):
-    rows = _by_vin([r.asDict() for r in read_listings(local_spark, str(SAMPLE)).collect()])
+def test_multi_line_descriptions_keep_their_lines_quotes_and_backslashes(spark):
+    rows = _by_vin([r.asDict() for r in read_listings(spark, str(SAMPLE)).collect()])
 
     assert rows["ZACNJABB5KPJ92081"]["description"] == (
         "[!@@Additional Info@@!]Clean CARFAX, one owner.\n"
@@ -49,9 +49,9 @@ def test_multi_line_descriptions_keep_their_lines_quotes_and_backslashes(local_s
     )
 
 
-def test_parsing_types_every_field_of_a_complete_listing(local_spark):
+def test_parsing_types_every_field_of_a_complete_listing(spark):
     typed = _by_vin(
-        [r.asDict() for r in parse_listings(read_listings(local_spark, str(SAMPLE))).collect()]
+        [r.asDict() for r in parse_listings(read_listings(spark, str(SAMPLE))).collect()]
     )
 
     assert typed["ZACNJABB5KPJ92081"] == {
@@ -127,9 +127,9 @@ def test_parsing_types_every_field_of_a_complete_listing(local_spark):
     }
 
 
-def test_parsing_handles_the_other_shapes_values_take(local_spark):
+def test_parsing_handles_the_other_shapes_values_take(spark):
     typed = _by_vin(
-        [r.asDict() for r in parse_listings(read_listings(local_spark, str(SAMPLE))).collect()]
+        [r.asDict() for r in parse_listings(read_listings(spark, str(SAMPLE))).collect()]
     )
     truck, electric, van = (
         typed["1FTEW1EP5JFA12345"],
@@ -174,7 +174,7 @@ def test_parsing_handles_the_other_shapes_values_take(local_spark):
     assert (van["power_rpm"], van["torque"], van["torque_rpm"]) == (6400.0, 262.0, 4000.0)
 
 
-def test_missing_required_columns_are_named(local_spark, tmp_path: Path):
+def test_missing_required_columns_are_named(spark, tmp_path: Path):
     lines = SAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)
     renamed = tmp_path / "renamed.csv"
     renamed.write_text(
@@ -184,17 +184,17 @@ def test_missing_required_columns_are_named(local_spark, tmp_path: Path):
     )
 
     with pytest.raises(MissingColumnsError, match="mileage, price") as error:
-        read_listings(local_spark, str(renamed))
+        read_listings(spark, str(renamed))
     assert error.value.missing == ("mileage", "price")
-    assert read_listings(local_spark, str(renamed), required=["vin"]).count() == 4
+    assert read_listings(spark, str(renamed), required=["vin"]).count() == 4
 
 
-def test_generated_batches_parse_without_losing_values(local_spark, tmp_path: Path):
+def test_generated_batches_parse_without_losing_values(spark, tmp_path: Path):
     """Every value the generator writes in a unit format parses to a number, and only the
     published markers of a missing value become null."""
     source = tmp_path / "listings.csv"
     write_csv(source, rows=400, seed=3)
-    raw = read_listings(local_spark, str(source))
+    raw = read_listings(spark, str(source))
     typed = parse_listings(raw)
 
     assert typed.count() == 400
@@ -205,7 +205,7 @@ def test_generated_batches_parse_without_losing_values(local_spark, tmp_path: Pa
     assert parsed_options.count() == raw.where(raw["major_options"].isNotNull()).count()
 
 
-def test_batches_whose_headers_disagree_are_refused(local_spark, tmp_path: Path):
+def test_batches_whose_headers_disagree_are_refused(spark, tmp_path: Path):
     """A batch with its columns in another order must not shift values into wrong columns."""
     header, *rest = SAMPLE.read_text(encoding="utf-8").split("\n", 1)
     columns = header.split(",")
@@ -216,6 +216,6 @@ def test_batches_whose_headers_disagree_are_refused(local_spark, tmp_path: Path)
             first_line + "\n" + rest[0], encoding="utf-8"
         )
 
-    frame = read_listings(local_spark, [str(tmp_path / "batch-0001"), str(tmp_path / "batch-0002")])
+    frame = read_listings(spark, [str(tmp_path / "batch-0001"), str(tmp_path / "batch-0002")])
     with pytest.raises(Py4JJavaError, match=r"(?i)header"):
         frame.collect()
