@@ -76,9 +76,9 @@ class _Model(BaseModel):
 
 
 class DataFormat(StrEnum):
+    """Formats the training job reads: the listings as published."""
+
     CSV = "csv"
-    PARQUET = "parquet"
-    JSON = "json"
 
 
 class ConcurrencyPolicy(StrEnum):
@@ -159,7 +159,7 @@ class Training(_Model):
     image: str = Field(min_length=1)
     image_pull_policy: PullPolicy = PullPolicy.IF_NOT_PRESENT
     spark_version: str = Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")
-    main_application_file: str = "local:///opt/continuum/train.py"
+    main_application_file: str = "local:///opt/continuum/workloads/continuum_workloads/training/job.py"
     spark_conf: dict[str, str] = Field(default_factory=dict)
     driver: Driver = Field(default_factory=Driver)
     executor: Executor = Field(default_factory=Executor)
