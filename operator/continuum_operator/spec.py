@@ -159,7 +159,9 @@ class Training(_Model):
     image: str = Field(min_length=1)
     image_pull_policy: PullPolicy = PullPolicy.IF_NOT_PRESENT
     spark_version: str = Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")
-    main_application_file: str = "local:///opt/continuum/workloads/continuum_workloads/training/job.py"
+    main_application_file: str = (
+        "local:///opt/continuum/workloads/continuum_workloads/training/job.py"
+    )
     spark_conf: dict[str, str] = Field(default_factory=dict)
     driver: Driver = Field(default_factory=Driver)
     executor: Executor = Field(default_factory=Executor)

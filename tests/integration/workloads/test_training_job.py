@@ -18,7 +18,7 @@ from rich.console import Console
 
 JOB = "workloads/continuum_workloads/training/job.py"
 ROWS = 20_000
-MEMBERS = ("gbt", "rf", "lr")
+MEMBERS = ("gbt", "randomForest", "linearRegression")
 # The stack may lose a little to its best member on one holdout; it must not lose more.
 STACK_TOLERANCE = 0.05
 

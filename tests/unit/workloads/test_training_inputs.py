@@ -38,7 +38,9 @@ def test_an_empty_source_is_no_input():
 
 
 def test_arguments_as_the_operator_writes_them():
-    args = parse_args([*REQUIRED, "--batch", "b1", "--batch", "b2", "--ensemble", "gbt, linearRegression"])
+    args = parse_args(
+        [*REQUIRED, "--batch", "b1", "--batch", "b2", "--ensemble", "gbt, linearRegression"]
+    )
     assert args.batch == ["b1", "b2"]
     assert args.ensemble == ["gbt", "linearRegression"]
     assert (args.cv_folds, args.history_mode, args.champion_alias) == (3, "All", "champion")
