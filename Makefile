@@ -49,7 +49,7 @@ test-unit: install ## unit tests only (no stack)
 test-integration: stack-fetch ## integration tests (start the stack when it is not running)
 	$(VENV)/bin/pytest -m integration
 
-test: stack-fetch ## every test; starts the stack when needed and stops what it started
+test: lint stack-fetch ## lint, then every test; starts the stack when needed, stops what it started
 	$(VENV)/bin/pytest -m "unit or integration"
 
 bench: stack-fetch ## benchmarks; JSON results under bench/results/

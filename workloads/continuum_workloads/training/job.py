@@ -1,0 +1,214 @@
+"""The training job, a spark-submit entry point (the SparkApplication's mainApplicationFile).
+
+Reads the pipeline's batches, cleans them (rejected rows counted by reason), fits the shared
+feature stages, tunes every member by k-fold cross-validation (members concurrently, in FAIR
+scheduler pools), stacks them with a linear model over their out-of-fold predictions, scores the
+stack, each member and the current champion on one holdout, exports the cleaned train set, and
+registers the PipelineModel as a new version in MLflow, all recorded under one MLflow run.
+
+A run that cannot train (no input, missing columns, every row rejected) exits 1 with a one-line
+reason as its last line on stderr, its MLflow run marked FAILED, and nothing registered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+
+import mlflow
+from mlflow import MlflowClient
+from pyspark import SparkConf
+from pyspark.ml import Pipeline
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from continuum_workloads.dataset.loader import MissingColumnsError, read_listings
+from continuum_workloads.dataset.parsing import parse_listings
+from continuum_workloads.training.ensemble import (
+    compose,
+    fit_members,
+    fit_stacker,
+    with_folds,
+)
+from continuum_workloads.training.evaluation import holdout_metrics
+from continuum_workloads.training.features import LABEL, clean, feature_stages
+from continuum_workloads.training.members import MEMBER_NAMES, build_member
+from continuum_workloads.training.sources import NoInputError, batches_to_read, complete_batches
+from continuum_workloads.training.tracking import (
+    champion_metrics,
+    lineage_tags,
+    log_member,
+    register,
+)
+
+log = logging.getLogger("continuum.training")
+HOLDOUT_PERCENT = 20
+SESSION_DEFAULTS = {
+    "spark.scheduler.mode": "FAIR",  # members train concurrently, each in a pool of its own
+    # Training data of a pipeline run is thousands to millions of rows: Spark's default of 200
+    # shuffle partitions mostly schedules empty tasks.
+    "spark.sql.shuffle.partitions": "8",
+    "spark.ui.showConsoleProgress": "false",
+}
+
+
+class RejectedInputError(ValueError):
+    """The input holds no row a model may learn from."""
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="continuum-train", description=__doc__.split("\n")[0])
+    add = parser.add_argument
+    add("--run-id", required=True, help="the run's id (its SparkApplication's name)")
+    add("--pipeline", required=True, help="<namespace>/<name> of the TrainingPipeline")
+    add("--data-uri", required=True, help="directory holding the batches (hdfs://, file://)")
+    add("--data-format", default="csv", choices=["csv"])
+    add("--batch-pattern", default="*")
+    add("--completion-marker", default="_SUCCESS")
+    add("--batch", action="append", default=[], help="a batch this run is for (repeatable)")
+    add("--history-mode", default="All", choices=["All", "Latest"])
+    add("--history-batches", type=int, help="with --history-mode Latest: how many newest")
+    add("--ensemble", default=",".join(MEMBER_NAMES), help="members, comma-separated")
+    add("--cv-folds", type=int, default=3)
+    add("--cv-parallelism", type=int, default=2, help="models fitted at once per member's CV")
+    add("--member-parallelism", type=int, default=3, help="members trained at once")
+    add("--mlflow-tracking-uri", required=True)
+    add("--mlflow-experiment", required=True)
+    add("--registered-model", required=True)
+    add("--promotion-metric", default="rmse")
+    add("--champion-alias", default="champion")
+    add("--train-set-export-uri", help="where the cleaned train set is written as Parquet")
+    add("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    if args.history_mode == "Latest" and not args.history_batches:
+        parser.error("--history-mode Latest needs --history-batches")
+    args.ensemble = [name.strip() for name in args.ensemble.split(",") if name.strip()]
+    for name in args.ensemble:
+        if name not in MEMBER_NAMES:
+            parser.error(f"unknown ensemble member {name!r}; choose from {', '.join(MEMBER_NAMES)}")
+    return args
+
+
+def holdout_split(rows: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(train, holdout) by a hash of the listing id: a listing stays on its side in every run,
+    so the champion and the candidate are always scored on listings neither trained on."""
+    bucket = F.pmod(F.xxhash64(F.col("listing_id")), F.lit(100))
+    return rows.where(bucket >= HOLDOUT_PERCENT), rows.where(bucket < HOLDOUT_PERCENT)
+
+
+def train(spark: SparkSession, args: argparse.Namespace) -> None:
+    """The whole run, inside an active MLflow run."""
+    latest = args.history_batches if args.history_mode == "Latest" else None
+    available = complete_batches(spark, args.data_uri, args.batch_pattern, args.completion_marker)
+    batches = batches_to_read(available, args.batch, latest)
+    tags = lineage_tags(args.run_id, args.pipeline, batches)
+    mlflow.set_tags(tags)
+    log.info("reading %d batches from %s", len(batches), args.data_uri)
+    raw = read_listings(spark, [f"{args.data_uri.rstrip('/')}/{batch}" for batch in batches])
+
+    kept, rejected = clean(raw)
+    kept = kept.cache()
+    rejected_by_reason = {
+        row["reason"]: row["count"] for row in rejected.groupBy("reason").count().collect()
+    }
+    rows_kept = kept.count()
+    mlflow.log_metrics(
+        {
+            "rows_read": rows_kept + sum(rejected_by_reason.values()),
+            "rows_kept": rows_kept,
+            **{f"rows_rejected.{reason}": count for reason, count in rejected_by_reason.items()},
+        }
+    )
+    if rows_kept == 0:
+        reasons = ", ".join(f"{n} {r}" for r, n in sorted(rejected_by_reason.items()))
+        raise RejectedInputError(f"every row was rejected ({reasons})")
+
+    train_raw, holdout_raw = holdout_split(kept)
+    mlflow.log_params(
+        {
+            "members": ",".join(args.ensemble),
+            "cv_folds": args.cv_folds,
+            "cv_parallelism": args.cv_parallelism,
+            "member_parallelism": args.member_parallelism,
+            "seed": args.seed,
+            "data_uri": args.data_uri,
+            "batches": len(batches),
+            "train_set_uri": args.train_set_export_uri or "",
+        }
+    )
+    if args.train_set_export_uri:
+        parse_listings(train_raw).write.mode("overwrite").parquet(args.train_set_export_uri)
+
+    started = time.perf_counter()
+    features = Pipeline(stages=feature_stages()).fit(train_raw)
+    train_rows = with_folds(features.transform(train_raw), args.cv_folds, args.seed).cache()
+    holdout = holdout_raw.cache()
+    mlflow.log_metrics({"rows_train": train_rows.count(), "rows_holdout": holdout.count()})
+    members = [build_member(name, args.seed) for name in args.ensemble]
+    fitted = fit_members(
+        spark, members, train_rows, args.cv_folds, args.cv_parallelism, args.member_parallelism
+    )
+    assembler, stacker = fit_stacker(fitted, train_rows)
+    model = compose(features, fitted, assembler, stacker)
+    mlflow.log_metric("train_seconds", time.perf_counter() - started)
+
+    holdout_features = features.transform(holdout).cache()
+    for member in fitted:
+        began = time.perf_counter()
+        scores = holdout_metrics(
+            member.model.transform(holdout_features), member.model.getPredictionCol()
+        )
+        log_member(member, scores, time.perf_counter() - began)
+    began = time.perf_counter()
+    stack_scores = holdout_metrics(model.transform(holdout))
+    mlflow.log_metrics({**stack_scores, "validation_seconds": time.perf_counter() - began})
+    log.info("stack holdout %s", stack_scores)
+
+    champion, champion_scores = champion_metrics(
+        MlflowClient(), args.registered_model, args.champion_alias, holdout
+    )
+    if champion is not None:
+        mlflow.set_tag("champion_version", champion.version)
+        mlflow.log_metrics({f"champion_{name}": value for name, value in champion_scores.items()})
+    version = register(model, args.registered_model, holdout_raw.drop(LABEL), tags)
+    mlflow.set_tag("registered_version", version.version)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    builder = SparkSession.builder.appName(f"continuum-train-{args.run_id}")
+    submitted = SparkConf()
+    for key, value in SESSION_DEFAULTS.items():
+        if not submitted.contains(key):  # the SparkApplication's sparkConf wins
+            builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    mlflow.set_tracking_uri(args.mlflow_tracking_uri)
+    mlflow.set_experiment(args.mlflow_experiment)
+    reason = None
+    with mlflow.start_run(run_name=args.run_id) as run:
+        try:
+            train(spark, args)
+        except (NoInputError, MissingColumnsError, RejectedInputError) as error:
+            reason = str(error)
+        except Exception as error:  # anything else still fails the run with a reason
+            log.exception("training failed")
+            reason = f"{type(error).__name__}: {error}".splitlines()[0]
+        if reason is not None:
+            mlflow.set_tag("failure_reason", reason)
+            mlflow.end_run(status="FAILED")
+    spark.stop()
+    if reason is not None:
+        print(f"training failed: {reason}", file=sys.stderr, flush=True)
+        return 1
+    log.info("run %s finished", run.info.run_id)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

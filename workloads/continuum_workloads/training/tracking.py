@@ -1,0 +1,78 @@
+"""What a training run records in MLflow: a parent run with one nested run per member, the model
+with its signature, a registered version tagged with its lineage, and the champion's score."""
+
+from __future__ import annotations
+
+import logging
+
+import mlflow
+from continuum_operator.api import MLFLOW_BATCHES_TAG, MLFLOW_PIPELINE_TAG, MLFLOW_RUN_ID_TAG
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.models.signature import ModelSignature
+from mlflow.types.schema import ColSpec, Schema
+from pyspark.ml import PipelineModel
+from pyspark.sql import DataFrame
+
+from continuum_workloads.training.ensemble import FittedMember
+from continuum_workloads.training.evaluation import holdout_metrics
+
+log = logging.getLogger(__name__)
+
+
+def lineage_tags(run_id: str, pipeline: str, batches: list[str]) -> dict[str, str]:
+    return {
+        MLFLOW_RUN_ID_TAG: run_id,
+        MLFLOW_PIPELINE_TAG: pipeline,
+        MLFLOW_BATCHES_TAG: ",".join(batches),
+    }
+
+
+def log_member(member: FittedMember, metrics: dict[str, float], validation_seconds: float) -> None:
+    with mlflow.start_run(run_name=member.name, nested=True):
+        mlflow.log_params({"member": member.name, **member.best_params})
+        mlflow.log_metrics(
+            {
+                **metrics,
+                "cv_rmse": member.cv_rmse,
+                "train_seconds": member.train_seconds,
+                "validation_seconds": validation_seconds,
+            }
+        )
+
+
+def champion_metrics(
+    client: MlflowClient, registered_model: str, alias: str, holdout: DataFrame
+) -> tuple[ModelVersion | None, dict[str, float]]:
+    """The version behind `alias` and its score on this run's holdout; (None, {}) without one."""
+    try:
+        champion = client.get_model_version_by_alias(registered_model, alias)
+    except MlflowException as error:
+        if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None, {}
+        raise
+    model = mlflow.spark.load_model(f"models:/{registered_model}@{alias}")
+    return champion, holdout_metrics(model.transform(holdout))
+
+
+def listing_signature(columns: list[str]) -> ModelSignature:
+    """Raw listings in, as published (every column text, any may be missing); a price out."""
+    return ModelSignature(
+        inputs=Schema([ColSpec("string", name, required=False) for name in columns]),
+        outputs=Schema([ColSpec("double", "prediction")]),
+    )
+
+
+def register(
+    model: PipelineModel, registered_model: str, example: DataFrame, tags: dict[str, str]
+) -> ModelVersion:
+    """Log the PipelineModel with the Spark flavour (signature, a few raw listings as the input
+    example) and register it as a new version."""
+    # Explicit, because inferring from an example with empty columns fails on their type.
+    signature = listing_signature(example.columns)
+    input_example = example.limit(3).toPandas().fillna("")
+    info = mlflow.spark.log_model(model, "model", signature=signature, input_example=input_example)
+    version = mlflow.register_model(info.model_uri, registered_model, tags=tags)
+    log.info("registered %s version %s", registered_model, version.version)
+    return version
