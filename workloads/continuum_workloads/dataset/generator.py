@@ -59,6 +59,17 @@ def _blank(where: np.ndarray, values: np.ndarray, token: str = "") -> np.ndarray
     return np.where(where, token, values).astype(object)
 
 
+def _at_rpm(values: np.ndarray, unit: str, rpm: np.ndarray, no_rpm: np.ndarray) -> np.ndarray:
+    """ "177 hp @ 5,700 RPM"; just "177 hp" where the listing gives no RPM (electric cars)."""
+    return np.array(
+        [
+            f"{v:.0f} {unit}" if bare else f"{v:.0f} {unit} @ {r:,} RPM"
+            for v, r, bare in zip(values, rpm, no_rpm, strict=True)
+        ],
+        dtype=object,
+    )
+
+
 def _weighted(rng: np.random.Generator, weights: np.ndarray, size: int) -> np.ndarray:
     return rng.choice(len(weights), size=size, p=weights / weights.sum())
 
@@ -265,16 +276,7 @@ def _chunk(rng: np.random.Generator, first_row: int, n: int) -> pd.DataFrame:
         "mileage": _decimal(mileage),
         "model_name": _field("name")[model].astype(object),
         "owner_count": _blank(~history_known, _decimal(owner_count)),
-        "power": _blank(
-            power_missing,
-            np.array(
-                [
-                    f"{hp:.0f} hp" if e else f"{hp:.0f} hp @ {rpm:,} RPM"
-                    for hp, rpm, e in zip(horsepower, power_rpm, electric, strict=True)
-                ],
-                dtype=object,
-            ),
-        ),
+        "power": _blank(power_missing, _at_rpm(horsepower, "hp", power_rpm, electric)),
         "price": _decimal(price),
         "salvage": _blank(~history_known, _flag(salvage)),
         "savings_amount": _whole(savings),
@@ -282,16 +284,7 @@ def _chunk(rng: np.random.Generator, first_row: int, n: int) -> pd.DataFrame:
         "sp_id": _decimal(60_000 + dealer),
         "sp_name": sp_name,
         "theft_title": _blank(~history_known, _flag(theft_title)),
-        "torque": _blank(
-            power_missing,
-            np.array(
-                [
-                    f"{tq:.0f} lb-ft" if e else f"{tq:.0f} lb-ft @ {rpm:,} RPM"
-                    for tq, rpm, e in zip(torque, torque_rpm, electric, strict=True)
-                ],
-                dtype=object,
-            ),
-        ),
+        "torque": _blank(power_missing, _at_rpm(torque, "lb-ft", torque_rpm, electric)),
         "transmission": transmission,
         "transmission_display": transmission_display,
         "trimId": _whole(80_000 + model * 10 + trim, "t"),
