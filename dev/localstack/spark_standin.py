@@ -113,9 +113,9 @@ class StandIn:
         from kubernetes import client
         from kubernetes import config as kube_config
 
-        self.api = client.CustomObjectsApi(
-            kube_config.new_client_from_config(str(config.kubeconfig))
-        )
+        api_client = kube_config.new_client_from_config(str(config.kubeconfig))
+        self.api = client.CustomObjectsApi(api_client)
+        self.core = client.CoreV1Api(api_client)
         self.jars = [str(p) for p in config.spark_jars]
         self.logs = config.stack_dir / "spark-operator" / "applications"
         self.pool = ThreadPoolExecutor(max_workers=parallel)
@@ -132,8 +132,18 @@ class StandIn:
         )
 
     def handle(self, event_type: str, app: dict) -> None:
+        """React to one watch event; a failure is logged and retried on the next event."""
         meta = app["metadata"]
         key = f"{meta['namespace']}/{meta['name']}/{meta['uid']}"
+        try:
+            self.react(event_type, app, key)
+        except Exception:  # one application's trouble must not stop the others
+            log.exception("%s: handling a %s event failed", key, event_type)
+            with self.lock:
+                self.claimed.discard(key)
+
+    def react(self, event_type: str, app: dict, key: str) -> None:
+        meta = app["metadata"]
         state = app.get("status", {}).get("applicationState", {}).get("state", "")
         if event_type == "DELETED":
             with self.lock:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from kubernetes import client
+from localstack.components import SparkOperatorStandIn
 
 APPS = "tests/data/spark_apps"
 
@@ -27,7 +28,7 @@ def test_a_failing_application_reaches_failed_with_the_reason(run_spark_applicat
     )
 
 
-def test_namespaces_labelled_skip_are_left_to_the_test(k8s_api, namespace):
+def test_namespaces_labelled_skip_are_left_to_the_test(k8s_api, namespace, stack_config):
     core, api = client.CoreV1Api(k8s_api), client.CustomObjectsApi(k8s_api)
     skip = {"metadata": {"labels": {"continuum.ml/spark-standin": "skip"}}}
     core.patch_namespace(namespace, skip)
@@ -51,3 +52,4 @@ def test_namespaces_labelled_skip_are_left_to_the_test(k8s_api, namespace):
         "sparkoperator.k8s.io", "v1beta2", namespace, "sparkapplications", "untouched"
     )
     assert "status" not in app
+    assert SparkOperatorStandIn(stack_config).health() is None, "the stand-in stopped"
