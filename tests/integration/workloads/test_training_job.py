@@ -13,6 +13,7 @@ import pytest
 from continuum_operator.api import MLFLOW_BATCHES_TAG, MLFLOW_RUN_ID_TAG
 from continuum_workloads.dataset.generator import write_csv
 from continuum_workloads.dataset.loader import read_listings
+from continuum_workloads.dataset.schema import COLUMNS
 from continuum_workloads.dataset.split import split_csv
 from rich.console import Console
 
@@ -101,7 +102,8 @@ def test_a_batch_missing_columns_fails_the_run_and_registers_nothing(
     stack, hdfs_client, run_spark_application, mlflow_client, tmp_path: Path
 ):
     root = f"/test-bad-batch-{uuid.uuid4().hex[:8]}"
-    hdfs_client.write(f"{root}/batch-0001/part-00000.csv", data="vin,make_name\nX1,Ford\n")
+    header = ",".join(name for name in COLUMNS if name not in ("price", "year"))
+    hdfs_client.write(f"{root}/batch-0001/part-00000.csv", data=f"{header}\n")
     hdfs_client.write(f"{root}/batch-0001/_SUCCESS", data="")
     model_name = f"used-cars-{uuid.uuid4().hex[:8]}"
     try:
@@ -114,10 +116,11 @@ def test_a_batch_missing_columns_fails_the_run_and_registers_nothing(
         hdfs_client.delete(root, recursive=True)
     assert seen[-1] == "FAILED"
     message = app["status"]["applicationState"]["errorMessage"]
-    assert message.startswith("driver failed with exit code 1: training failed: input lacks")
-    assert "price" in message and "year" in message
+    assert message == (
+        "driver failed with exit code 1: training failed: input lacks required columns: price, year"
+    )
     experiment = mlflow_client.get_experiment_by_name(f"tests-{model_name}")
     [run] = mlflow_client.search_runs([experiment.experiment_id])
     assert run.info.status == "FAILED"
-    assert run.data.tags["failure_reason"].startswith("input lacks required columns")
+    assert run.data.tags["failure_reason"] == "input lacks required columns: price, year"
     assert mlflow_client.search_model_versions(f"name='{model_name}'") == []

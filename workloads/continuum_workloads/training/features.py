@@ -43,6 +43,10 @@ CATEGORICAL = (
     "engine_cylinders", "exterior_color",
 )  # fmt: skip
 DERIVED = ("options_count",)
+# What a batch must hold for training: the model's inputs, the label, and what cleaning reads.
+REQUIRED_COLUMNS = (
+    LABEL, "listing_id", "vin", "listed_date", "major_options", *NUMERIC, *FLAGS, *CATEGORICAL,
+)  # fmt: skip
 
 
 class ListingParser(Transformer, DefaultParamsReadable, DefaultParamsWritable):

@@ -34,7 +34,12 @@ from continuum_workloads.training.ensemble import (
     with_folds,
 )
 from continuum_workloads.training.evaluation import holdout_metrics
-from continuum_workloads.training.features import LABEL, clean, feature_stages
+from continuum_workloads.training.features import (
+    LABEL,
+    REQUIRED_COLUMNS,
+    clean,
+    feature_stages,
+)
 from continuum_workloads.training.members import MEMBER_NAMES, build_member
 from continuum_workloads.training.sources import NoInputError, batches_to_read, complete_batches
 from continuum_workloads.training.tracking import (
@@ -107,7 +112,8 @@ def train(spark: SparkSession, args: argparse.Namespace) -> None:
     tags = lineage_tags(args.run_id, args.pipeline, batches)
     mlflow.set_tags(tags)
     log.info("reading %d batches from %s", len(batches), args.data_uri)
-    raw = read_listings(spark, [f"{args.data_uri.rstrip('/')}/{batch}" for batch in batches])
+    paths = [f"{args.data_uri.rstrip('/')}/{batch}" for batch in batches]
+    raw = read_listings(spark, paths, required=REQUIRED_COLUMNS)
 
     kept, rejected = clean(raw)
     kept = kept.cache()
@@ -182,6 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # py4j reports its connections closing at exit, after the reason a failed run prints last.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     builder = SparkSession.builder.appName(f"continuum-train-{args.run_id}")
     submitted = SparkConf()
     for key, value in SESSION_DEFAULTS.items():
