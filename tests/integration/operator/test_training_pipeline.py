@@ -14,11 +14,15 @@ import pytest
 from continuum_operator.api import MLFLOW_RUN_ID_TAG
 from pipeline_harness import Operator, Pipelines, kubectl, wait_for
 
-VALID_SPEC: dict[str, Any] = {
-    "data": {"uri": "hdfs://127.0.0.1:19000/data", "pollInterval": "1s"},
-    "training": {"image": "continuum/training:test", "sparkVersion": "4.0.0"},
-    "mlflow": {"trackingUri": "http://127.0.0.1:15000", "registeredModel": "m"},
-}
+
+@pytest.fixture
+def valid_spec(stack: dict[str, str]) -> dict[str, Any]:
+    """A minimal valid spec pointing at the local stack's HDFS and MLflow."""
+    return {
+        "data": {"uri": f"{stack['HDFS_URI']}/data", "pollInterval": "1s"},
+        "training": {"image": "continuum/training:test", "sparkVersion": "4.0.0"},
+        "mlflow": {"trackingUri": stack["MLFLOW_TRACKING_URI"], "registeredModel": "m"},
+    }
 
 
 @pytest.mark.parametrize(
@@ -32,9 +36,9 @@ VALID_SPEC: dict[str, Any] = {
     ids=["missing-required", "bad-enum", "bad-cron", "negative-interval"],
 )
 def test_invalid_pipelines_are_rejected_naming_the_field(
-    pipelines: Pipelines, change: Any, field: str
+    pipelines: Pipelines, valid_spec: dict[str, Any], change: Any, field: str
 ) -> None:
-    spec = json.loads(json.dumps(VALID_SPEC))
+    spec = json.loads(json.dumps(valid_spec))
     change(spec)
     manifest = {
         "apiVersion": "continuum.ml/v1alpha1",
@@ -109,13 +113,18 @@ def test_batches_become_runs_that_promote_or_reject_in_mlflow(
     hdfs_dir: str,
     mlflow_client: Any,
     registered_model: str,
+    valid_spec: dict[str, Any],
+    stack: dict[str, str],
 ) -> None:
     name = "used-cars"
     spec = {
-        **VALID_SPEC,
-        "data": {"uri": f"hdfs://127.0.0.1:19000{hdfs_dir}", "pollInterval": "1s"},
-        "mlflow": {"trackingUri": "http://127.0.0.1:15000", "registeredModel": registered_model},
-        "trainSetExportUri": f"hdfs://127.0.0.1:19000{hdfs_dir}-train",
+        **valid_spec,
+        "data": {"uri": f"{stack['HDFS_URI']}{hdfs_dir}", "pollInterval": "1s"},
+        "mlflow": {
+            "trackingUri": stack["MLFLOW_TRACKING_URI"],
+            "registeredModel": registered_model,
+        },
+        "trainSetExportUri": f"{stack['HDFS_URI']}{hdfs_dir}-train",
     }
     write_batch(hdfs_client, hdfs_dir, "batch-0001", complete=False)
     pipelines.apply(name, spec)
@@ -221,13 +230,16 @@ def test_batches_become_runs_that_promote_or_reject_in_mlflow(
 
 
 def test_a_failed_run_is_reported_and_unreachable_dependencies_are_conditions(
-    operator: Operator, pipelines: Pipelines, hdfs_client: Any, hdfs_dir: str
+    operator: Operator,
+    pipelines: Pipelines,
+    hdfs_client: Any,
+    hdfs_dir: str,
+    valid_spec: dict[str, Any],
+    stack: dict[str, str],
 ) -> None:
     write_batch(hdfs_client, hdfs_dir, "batch-0001")
-    pipelines.apply(
-        "failing",
-        {**VALID_SPEC, "data": {"uri": f"hdfs://127.0.0.1:19000{hdfs_dir}", "pollInterval": "1s"}},
-    )
+    data = {"uri": f"{stack['HDFS_URI']}{hdfs_dir}", "pollInterval": "1s"}
+    pipelines.apply("failing", {**valid_spec, "data": data})
     app = wait_for(lambda: pipelines.spark_applications(), what="a SparkApplication")[0]
     app_name = app["metadata"]["name"]
     pipelines.set_state(app_name, "FAILED", error="no rows left after cleaning")
@@ -249,7 +261,7 @@ def test_a_failed_run_is_reported_and_unreachable_dependencies_are_conditions(
     pipelines.apply(
         unreachable,
         {
-            **VALID_SPEC,
+            **valid_spec,
             "data": {"uri": "webhdfs://127.0.0.1:9/data", "pollInterval": "1s"},
             "mlflow": {"trackingUri": "http://127.0.0.1:9", "registeredModel": "m"},
         },
