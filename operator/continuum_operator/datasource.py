@@ -3,6 +3,7 @@ the operator's own filesystem.
 
 One poll costs one listing of the data directory, plus one listing per candidate directory that
 `batches.directories_to_probe` names (the unprocessed ones), to learn whether its marker is there.
+Each listing is counted in `continuum_data_listings_total`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 
 from hdfs import InsecureClient
 
+from continuum_operator import metrics
 from continuum_operator.batches import ListingEntry, ProcessedBatches, directories_to_probe
 from continuum_operator.spec import DataSource
 
@@ -80,6 +82,22 @@ def _webhdfs_lister(client: InsecureClient) -> Lister:
     return listing
 
 
+def _counted(lister: Lister, transport: str) -> Lister:
+    """`lister`, counting each call in `metrics.DATA_LISTINGS`: what the operator costs the
+    NameNode is read from the operator itself, whatever else lists the same directories."""
+
+    def listing(path: str) -> list[tuple[str, bool, int]]:
+        try:
+            children = lister(path)
+        except Exception:
+            metrics.DATA_LISTINGS.labels(transport, "error").inc()
+            raise
+        metrics.DATA_LISTINGS.labels(transport, "ok").inc()
+        return children
+
+    return listing
+
+
 class DataSourceLister:
     """Lists data directories; WebHDFS clients are kept per address so connections are reused."""
 
@@ -97,12 +115,12 @@ class DataSourceLister:
 
     def _lister(self, location: Location) -> Lister:
         if location.webhdfs_url is None:
-            return _local_lister
+            return _counted(_local_lister, "file")
         client = self._clients.get(location.webhdfs_url)
         if client is None:
             client = InsecureClient(location.webhdfs_url, user=self._user, timeout=_TIMEOUT_SECONDS)
             self._clients[location.webhdfs_url] = client
-        return _webhdfs_lister(client)
+        return _counted(_webhdfs_lister(client), "webhdfs")
 
     def entries(self, source: DataSource, processed: ProcessedBatches) -> list[ListingEntry]:
         """The data directory's children, with `has_marker` filled in for the directories that

@@ -23,3 +23,9 @@ MARKER_TO_RUN_SECONDS = Histogram(
     "From a batch's completion marker landing to its SparkApplication existing",
     buckets=(0.5, 1, 2, 5, 10, 20, 30, 45, 60, 90, 120, 300, 600),
 )
+DATA_LISTINGS = Counter(
+    "continuum_data_listings_total",
+    "Directory listings of data sources (a pipeline's data directory and each candidate batch "
+    "directory probed for its marker), by transport (webhdfs, file) and result (ok, error)",
+    ["transport", "result"],
+)

@@ -15,6 +15,7 @@ from continuum_operator.datasource import (
     resolve,
 )
 from continuum_operator.spec import DataSource
+from prometheus_client import REGISTRY
 
 
 def test_webhdfs_map_per_namenode_or_one_for_all() -> None:
@@ -62,3 +63,21 @@ def test_an_unlistable_directory_is_a_data_source_error(tmp_path: Path) -> None:
     source = DataSource(uri=f"file://{tmp_path}/missing")
     with pytest.raises(DataSourceError, match="cannot list file://"):
         DataSourceLister({}).entries(source, ProcessedBatches())
+
+
+def _listings(result: str) -> float:
+    labels = {"transport": "file", "result": result}
+    return REGISTRY.get_sample_value("continuum_data_listings_total", labels) or 0.0
+
+
+def test_every_listing_is_counted_by_transport_and_result(tmp_path: Path) -> None:
+    for name in ("batch-1", "batch-2"):
+        (tmp_path / name).mkdir()
+    ok, error = _listings("ok"), _listings("error")
+    DataSourceLister({}).entries(DataSource(uri=f"file://{tmp_path}"), ProcessedBatches())
+    assert _listings("ok") - ok == 3  # the data directory, then one probe per candidate batch
+    with pytest.raises(DataSourceError):
+        DataSourceLister({}).entries(
+            DataSource(uri=f"file://{tmp_path}/missing"), ProcessedBatches()
+        )
+    assert (_listings("ok") - ok, _listings("error") - error) == (3, 1)

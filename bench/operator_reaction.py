@@ -1,0 +1,229 @@
+"""Benchmark: a batch's `_SUCCESS` marker lands on HDFS → its SparkApplication exists: median and
+p95 at the default poll interval (30 s) and at 2 s. Writes bench/results/operator_reaction.json.
+
+Needs the local stack running (`make stack-up`); it is neither started nor stopped here.
+
+Each sample is one pipeline with one incomplete batch on HDFS. Once every pipeline of a case has
+had its first pass (Ready), the markers are written at random moments spread over at least one
+poll interval, so each lands at a random phase of its pipeline's poll cycle, as real batches do.
+A sample runs from the return of the WebHDFS write of the marker to the arrival of the
+SparkApplication's ADDED event on a watch opened beforehand; no polling sleep is in between.
+Running a case's samples side by side, rather than one after the other, keeps the 30 s case to
+about a minute with the same number of samples as the 2 s case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import threading
+import time
+from typing import Any
+
+from continuum_operator import api
+from hdfs import InsecureClient
+from kubernetes import client, watch
+from operator_harness import (
+    BenchNamespace,
+    Operator,
+    bench_namespace,
+    create_pipelines,
+    delete_pipelines,
+    distribution,
+    ensure_running,
+    hdfs_scratch,
+    kube_objects,
+    load_average,
+    machine,
+    metric_delta,
+    operator_metrics,
+    pipeline_body,
+    running_operator,
+    stack_env,
+    wait_until_ready,
+    workdir,
+    write_result,
+)
+
+CASE_LABEL = "continuum.ml/bench-case"
+MARKER_SPACING = 1.0
+"""Seconds between markers on average when a case has more samples than its interval has seconds:
+the 2 s case's markers then do not all land in the same two seconds."""
+MARKER_HISTOGRAM = "continuum_batch_marker_to_run_seconds"
+
+
+class ApplicationWatch:
+    """Watches the namespace's SparkApplications in a thread; `seen` maps a pipeline to the
+    monotonic time its first SparkApplication's ADDED event arrived."""
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+        self.seen: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._listening = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> ApplicationWatch:
+        self._thread.start()
+        if not self._listening.wait(30):
+            raise RuntimeError("the SparkApplication watch did not start")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(15)
+
+    def _run(self) -> None:
+        objects = kube_objects()
+        where = (api.SPARK_GROUP, api.SPARK_VERSION, self.namespace, api.SPARK_APPLICATIONS)
+        version = objects.list_namespaced_custom_object(*where)["metadata"]["resourceVersion"]
+        self._listening.set()
+        while not self._stop.is_set():
+            try:
+                # Short server-side timeouts so that stopping is quick; bookmarks keep `version`
+                # recent, so a resumed watch is not refused as too old between cases.
+                for event in watch.Watch().stream(
+                    objects.list_namespaced_custom_object, *where,
+                    resource_version=version, timeout_seconds=5, allow_watch_bookmarks=True,
+                ):  # fmt: skip
+                    arrived = time.monotonic()
+                    body = event["object"]
+                    version = body["metadata"]["resourceVersion"]
+                    pipeline = (body["metadata"].get("labels") or {}).get(api.PIPELINE_LABEL)
+                    if event["type"] == "ADDED" and pipeline:
+                        self.seen.setdefault(pipeline, arrived)
+            except client.ApiException as error:
+                if error.status != 410:
+                    raise
+                # Expired anyway: start again from now (what was missed has no arrival time).
+                version = objects.list_namespaced_custom_object(*where)["metadata"][
+                    "resourceVersion"
+                ]
+
+
+def measure(
+    interval: int,
+    samples: int,
+    env: dict[str, str],
+    namespace: BenchNamespace,
+    operator: Operator,
+    hdfs: InsecureClient,
+    root: str,
+    rng: random.Random,
+) -> dict[str, Any]:
+    """One case: `samples` pipelines polling every `interval` seconds, one marker each."""
+    objects = kube_objects()
+    case = f"every-{interval}s"
+    selector = f"{CASE_LABEL}={case}"
+    names = [f"r{interval}s-{index:02d}" for index in range(samples)]
+    batch_dirs = {name: f"{root}/{name}/batch-0001" for name in names}
+    for name in names:
+        hdfs.write(f"{batch_dirs[name]}/part-0000.csv", data="price\n1\n")
+    create_pipelines(
+        objects,
+        namespace.name,
+        (
+            pipeline_body(
+                name,
+                f"{env['HDFS_URI']}{root}/{name}",
+                f"{interval}s",
+                env["MLFLOW_TRACKING_URI"],
+                {CASE_LABEL: case},
+            )
+            for name in names
+        ),
+    )
+    try:
+        wait_until_ready(objects, namespace.name, samples, 120, operator, selector)
+        before = operator_metrics(operator)
+        window = max(float(interval), samples * MARKER_SPACING)
+        schedule = sorted((rng.uniform(0, window), name) for name in names)
+        written: dict[str, float] = {}
+        write_seconds: list[float] = []
+        with ApplicationWatch(namespace.name) as applications:
+            began = time.monotonic()
+            for offset, name in schedule:
+                time.sleep(max(0.0, began + offset - time.monotonic()))
+                writing = time.monotonic()
+                hdfs.write(f"{batch_dirs[name]}/_SUCCESS", data="")
+                written[name] = time.monotonic()
+                write_seconds.append(written[name] - writing)
+            deadline = time.monotonic() + interval + 60
+            while set(names) - applications.seen.keys() and time.monotonic() < deadline:
+                ensure_running(operator)
+                time.sleep(0.2)
+            seen = dict(applications.seen)
+        after = operator_metrics(operator)
+    finally:
+        delete_pipelines(objects, namespace.name, selector)
+    missing = sorted(set(names) - seen.keys())
+    if missing:
+        raise RuntimeError(f"no SparkApplication for {missing} within {interval + 60} s")
+    count = metric_delta(before, after, f"{MARKER_HISTOGRAM}_count")
+    total = metric_delta(before, after, f"{MARKER_HISTOGRAM}_sum")
+    return {
+        "poll_interval_seconds": interval,
+        "samples": samples,
+        "marker_window_seconds": round(window, 1),
+        "marker_to_spark_application_seconds": distribution(
+            [seen[name] - written[name] for name in names]
+        ),
+        "marker_write_seconds_median": round(statistics.median(write_seconds), 3),
+        # The operator's own figure, from the batch directory's modification time on the NameNode
+        # to the start of the pass that created the run: a cross-check of the watch's figure.
+        "operator_histogram_mean_seconds": round(total / count, 3) if count else None,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=int, default=15, help="samples per poll interval")
+    parser.add_argument(
+        "--intervals", default="2,30", help="poll intervals in seconds, comma-separated"
+    )
+    parser.add_argument("--seed", type=int, default=4, help="seed of the markers' moments")
+    args = parser.parse_args()
+    intervals = [int(value) for value in args.intervals.split(",")]
+    context = machine()
+    env = stack_env()
+    rng = random.Random(args.seed)
+    cases = []
+    with (
+        workdir() as scratch,
+        bench_namespace(env, scratch) as namespace,
+        hdfs_scratch(env) as (hdfs, root),
+        running_operator(env, namespace, scratch) as operator,
+    ):
+        for interval in intervals:
+            cases.append(measure(interval, args.samples, env, namespace, operator, hdfs, root, rng))
+    result = {
+        "benchmark": "operator_reaction",
+        "measures": "from the return of the WebHDFS write of a batch's _SUCCESS marker to the "
+        "ADDED event of its SparkApplication on a watch of the namespace",
+        "method": "one pipeline per sample, each with one incomplete batch directory on HDFS; "
+        "the samples of a case run side by side in one operator; after every pipeline's first "
+        "pass, markers are written at uniformly random moments over max(interval, samples x "
+        f"{MARKER_SPACING} s); p95 interpolates linearly between order statistics",
+        "operator": "continuum operator -n <namespace> --standalone --webhdfs-url <WebHDFS>, "
+        "as a ServiceAccount bound to manifests/rbac.yaml's ClusterRole",
+        "data": "hdfs:// (local stack NameNode, listed through WebHDFS)",
+        "cases": cases,
+        **context,
+        "loadavg_1m_at_end": load_average(),
+    }
+    out = write_result("operator_reaction", result)
+    for case in cases:
+        figures = case["marker_to_spark_application_seconds"]
+        print(
+            f"poll {case['poll_interval_seconds']:>3} s: marker → SparkApplication median "
+            f"{figures['median']:.2f} s, p95 {figures['p95']:.2f} s "
+            f"(n={figures['count']}, max {figures['max']:.2f} s)"
+        )
+    print(f"cpu_count {context['cpu_count']}, shared machine: {context['shared_machine']}; {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
