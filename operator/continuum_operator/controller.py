@@ -88,9 +88,24 @@ class Memory:
     """Batches a BatchDetected Event was posted for."""
 
 
+def _as_stored(value: Any) -> Any:
+    """`value` as the API server stores it: a null field is absent (a merge patch deletes it, and
+    structural schemas prune it), at any depth."""
+    if isinstance(value, Mapping):
+        return {key: _as_stored(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_as_stored(item) for item in value]
+    return value
+
+
 def status_changes(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:
-    """The merge patch turning `current` into `wanted` for the keys `wanted` names."""
-    return {key: value for key, value in wanted.items() if current.get(key) != value}
+    """The merge patch turning `current` into `wanted` for the keys `wanted` names. A key whose
+    stored form already matches is left out, so a pass that changes nothing writes nothing."""
+    return {
+        key: value
+        for key, value in wanted.items()
+        if _as_stored(current.get(key)) != _as_stored(value)
+    }
 
 
 def _newest(processed: ProcessedBatches) -> Batch | None:

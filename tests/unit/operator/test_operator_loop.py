@@ -64,3 +64,17 @@ def test_the_status_patch_holds_only_what_changed() -> None:
     current = {"phase": "Idle", "currentRun": "r1", "runs": [{"name": "r1"}]}
     wanted = {"phase": "Training", "currentRun": None, "runs": [{"name": "r1"}]}
     assert status_changes(current, wanted) == {"phase": "Training", "currentRun": None}
+
+
+def test_nulls_the_api_server_dropped_are_no_change() -> None:
+    stored = {"batches": {"recent": []}, "runs": [{"name": "r1", "batches": {"count": 0}}]}
+    wanted = {
+        "batches": {"watermark": None, "recent": []},
+        "lastBatch": None,
+        "runs": [{"name": "r1", "message": None, "batches": {"count": 0, "first": None}}],
+    }
+    assert status_changes(stored, wanted) == {}
+    wanted["batches"]["recent"] = [{"name": "b1"}]
+    assert status_changes(stored, wanted) == {
+        "batches": {"watermark": None, "recent": [{"name": "b1"}]}
+    }
