@@ -1,6 +1,6 @@
 """What the operator benchmarks share: the running local stack's addresses, a namespace of their
 own with the operator's identity in it, a scratch directory on HDFS, TrainingPipelines in bulk,
-the operator as a `continuum operator` subprocess, and readings of /proc and Prometheus metrics.
+the operator as a `continuum operator` subprocess, and Prometheus metrics.
 
 The operator runs as it is deployed: a ServiceAccount bound to the ClusterRole of
 manifests/rbac.yaml, not the stack's admin. That identity also makes its Kubernetes API requests
@@ -12,11 +12,8 @@ admin) fall under the `exempt` FlowSchema, so they are not counted.
 
 from __future__ import annotations
 
-import json
 import os
-import statistics
 import sys
-import tempfile
 import time
 import urllib.request
 import uuid
@@ -26,139 +23,51 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from continuum_operator import api
-from hdfs import InsecureClient
 from kubernetes import client, config
-from localstack.config import REPO_DIR, StackConfig
+from localstack.config import REPO_DIR
+from localstack.harness import SERVICE_ACCOUNT, Operator, kubectl, operator_identity
+from localstack.spark_standin import SKIP_LABEL
 from prometheus_client.parser import text_string_to_metric_families
 
-# The integration tests' harness runs the operator as a subprocess; the benchmarks run it the same
-# way rather than keeping a second copy of that code.
-sys.path.insert(0, str(REPO_DIR / "tests" / "integration" / "operator"))
-from pipeline_harness import STANDIN_SKIP_LABEL, Operator, kubectl
-
-RESULTS_DIR = REPO_DIR / "bench" / "results"
-SERVICE_ACCOUNT = "continuum-operator"
 BENCH_LABEL = {"app.kubernetes.io/part-of": "continuum-bench"}
-SHARED_LOAD = 0.5
-"""1-minute load average above which the machine counts as shared (another job runs on it)."""
-
-
-def stack_env() -> dict[str, str]:
-    """The running stack's client environment, also exported to this process: kubectl and the
-    Kubernetes client read KUBECONFIG and PATH from it. The stack is never started here."""
-    env = StackConfig.from_env().client_env()
-    os.environ.update(env)
-    return env
-
-
-def load_average() -> float:
-    return float(Path("/proc/loadavg").read_text().split()[0])
-
-
-def machine() -> dict[str, Any]:
-    load = load_average()
-    return {
-        "cpu_count": os.cpu_count(),
-        "loadavg_1m_at_start": load,
-        "shared_machine": load > SHARED_LOAD,
-    }
 
 
 # --- Kubernetes: the benchmark's namespace, identity and pipelines ------------------------------
 
 
-NAMESPACE_RULE = {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]}
-"""kopf lists and watches namespaces when it runs in named namespaces (`-n`), which
-manifests/rbac.yaml (written for `--all-namespaces`) does not grant: without it kopf retries the
-forbidden listing for about a minute at startup before it falls back to the names given."""
-
-
-def _operator_cluster_role() -> dict[str, Any]:
-    documents = yaml.safe_load_all((REPO_DIR / "manifests" / "rbac.yaml").read_text())
-    role = next(doc for doc in documents if doc and doc["kind"] == "ClusterRole")
-    return {**role, "rules": [*role["rules"], NAMESPACE_RULE]}
-
-
-def _bench_objects(name: str) -> list[dict[str, Any]]:
-    """The namespace (left alone by the spark-operator stand-in), the operator's ServiceAccount,
-    its ClusterRole and binding, and the FlowSchema that counts its requests."""
-    account = {"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": name}
-    metadata = {"name": name, "labels": BENCH_LABEL}
-    return [
-        {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {"name": name, "labels": {**BENCH_LABEL, **STANDIN_SKIP_LABEL}},
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": {"name": SERVICE_ACCOUNT, "namespace": name},
-        },
-        {**_operator_cluster_role(), "metadata": metadata},
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": metadata,
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": name,
-            },
-            "subjects": [account],
-        },
-        {
-            "apiVersion": "flowcontrol.apiserver.k8s.io/v1",
-            "kind": "FlowSchema",
-            "metadata": metadata,
-            "spec": {
-                "priorityLevelConfiguration": {"name": "workload-low"},
-                # Before the built-in `service-accounts` schema (9000), which would match it too.
-                "matchingPrecedence": 1000,
-                "distinguisherMethod": {"type": "ByUser"},
-                "rules": [
-                    {
-                        "subjects": [
-                            {
-                                "kind": "ServiceAccount",
-                                "serviceAccount": {"name": SERVICE_ACCOUNT, "namespace": name},
-                            }
-                        ],
-                        "resourceRules": [
-                            {
-                                "verbs": ["*"],
-                                "apiGroups": ["*"],
-                                "resources": ["*"],
-                                "clusterScope": True,
-                                "namespaces": ["*"],
-                            }
-                        ],
-                        "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
-                    }
-                ],
-            },
-        },
-    ]
-
-
-def _kubeconfig_for_token(admin_kubeconfig: Path, token: str, namespace: str) -> dict[str, Any]:
-    admin = yaml.safe_load(admin_kubeconfig.read_text())
-    context = next(c for c in admin["contexts"] if c["name"] == admin["current-context"])
-    cluster = next(c for c in admin["clusters"] if c["name"] == context["context"]["cluster"])
+def _flow_schema(namespace: str) -> dict[str, Any]:
+    """Counts the requests of the operator's ServiceAccount in `namespace`, and only those."""
     return {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "stack", "cluster": cluster["cluster"]}],
-        "users": [{"name": SERVICE_ACCOUNT, "user": {"token": token}}],
-        "contexts": [
-            {
-                "name": "operator",
-                "context": {"cluster": "stack", "user": SERVICE_ACCOUNT, "namespace": namespace},
-            }
-        ],
-        "current-context": "operator",
+        "apiVersion": "flowcontrol.apiserver.k8s.io/v1",
+        "kind": "FlowSchema",
+        "metadata": {"name": namespace, "labels": BENCH_LABEL},
+        "spec": {
+            "priorityLevelConfiguration": {"name": "workload-low"},
+            # Before the built-in `service-accounts` schema (9000), which would match it too.
+            "matchingPrecedence": 1000,
+            "distinguisherMethod": {"type": "ByUser"},
+            "rules": [
+                {
+                    "subjects": [
+                        {
+                            "kind": "ServiceAccount",
+                            "serviceAccount": {"name": SERVICE_ACCOUNT, "namespace": namespace},
+                        }
+                    ],
+                    "resourceRules": [
+                        {
+                            "verbs": ["*"],
+                            "apiGroups": ["*"],
+                            "resources": ["*"],
+                            "clusterScope": True,
+                            "namespaces": ["*"],
+                        }
+                    ],
+                    "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+                }
+            ],
+        },
     }
 
 
@@ -172,21 +81,22 @@ class BenchNamespace:
 
 @contextmanager
 def bench_namespace(env: Mapping[str, str], workdir: Path) -> Iterator[BenchNamespace]:
-    """A fresh namespace with the operator's identity; everything is deleted afterwards."""
+    """A fresh namespace (left alone by the spark-operator stand-in) with the operator's identity
+    and the FlowSchema that counts its requests; everything is deleted afterwards."""
     name = f"continuum-bench-{uuid.uuid4().hex[:6]}"
-    manifest = yaml.safe_dump_all(_bench_objects(name))
-    kubectl("apply", "-f", "-", stdin=manifest)
+    labels = {**BENCH_LABEL, **SKIP_LABEL}
+    kubectl("create", "namespace", name)
     try:
-        token = kubectl(
-            "create", "token", SERVICE_ACCOUNT, "-n", name, "--duration", "2h"
-        ).stdout.strip()
-        kubeconfig = workdir / "operator.kubeconfig"
-        kubeconfig.write_text(
-            yaml.safe_dump(_kubeconfig_for_token(Path(env["KUBECONFIG"]), token, name))
-        )
-        yield BenchNamespace(name, name, kubeconfig)
+        kubectl("label", "namespace", name, *(f"{key}={value}" for key, value in labels.items()))
+        with operator_identity(
+            name,
+            Path(env["KUBECONFIG"]),
+            workdir / "operator.kubeconfig",
+            extra_objects=[_flow_schema(name)],
+        ) as kubeconfig:
+            yield BenchNamespace(name, name, kubeconfig)
     finally:
-        kubectl("delete", "--wait=false", "--ignore-not-found", "-f", "-", stdin=manifest)
+        kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found")
 
 
 def kube_objects() -> client.CustomObjectsApi:
@@ -305,27 +215,6 @@ def ensure_running(operator: Operator) -> None:
         raise RuntimeError(f"the operator exited with {operator.process.returncode}")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of the process (all its threads), from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def memory_mb(pid: int, field: str) -> float:
-    """A memory field of /proc/<pid>/status (VmRSS now, VmHWM the peak RSS) in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024
-    raise KeyError(field)
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds spent not idle by the whole machine since boot, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
 # --- Prometheus metrics: the operator's and the API server's ---------------------------------
 
 
@@ -354,42 +243,3 @@ def apiserver_metrics() -> str:
 
 
 # --- Results -----------------------------------------------------------------------------------
-
-
-def distribution(samples: list[float]) -> dict[str, Any]:
-    """Median and p95 (linear interpolation between order statistics), min, max, the samples."""
-    ordered = sorted(samples)
-    p95 = statistics.quantiles(ordered, n=100, method="inclusive")[94] if len(ordered) > 1 else None
-    return {
-        "count": len(ordered),
-        "median": round(statistics.median(ordered), 3),
-        "p95": round(p95 if p95 is not None else ordered[0], 3),
-        "min": round(ordered[0], 3),
-        "max": round(ordered[-1], 3),
-        "samples": [round(value, 3) for value in samples],
-    }
-
-
-def write_result(name: str, result: Mapping[str, Any]) -> Path:
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    out = RESULTS_DIR / f"{name}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    return out
-
-
-@contextmanager
-def workdir() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="continuum-bench-") as path:
-        yield Path(path)
-
-
-@contextmanager
-def hdfs_scratch(env: Mapping[str, str]) -> Iterator[tuple[InsecureClient, str]]:
-    """A fresh HDFS directory (WebHDFS client, path), deleted with everything in it afterwards."""
-    hdfs = InsecureClient(env["WEBHDFS_URI"], user=os.environ.get("USER", "root"))
-    root = f"/tmp/continuum-bench-{uuid.uuid4().hex[:8]}"
-    hdfs.makedirs(root)
-    try:
-        yield hdfs, root
-    finally:
-        hdfs.delete(root, recursive=True)

@@ -22,6 +22,15 @@ import threading
 import time
 from typing import Any
 
+from bench_harness import (
+    distribution,
+    hdfs_scratch,
+    load_average,
+    machine,
+    stack_env,
+    workdir,
+    write_result,
+)
 from continuum_operator import api
 from hdfs import InsecureClient
 from kubernetes import client, watch
@@ -31,20 +40,13 @@ from operator_harness import (
     bench_namespace,
     create_pipelines,
     delete_pipelines,
-    distribution,
     ensure_running,
-    hdfs_scratch,
     kube_objects,
-    load_average,
-    machine,
     metric_delta,
     operator_metrics,
     pipeline_body,
     running_operator,
-    stack_env,
     wait_until_ready,
-    workdir,
-    write_result,
 )
 
 CASE_LABEL = "continuum.ml/bench-case"

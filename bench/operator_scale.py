@@ -21,29 +21,31 @@ import sys
 import time
 from typing import Any
 
-from operator_harness import (
-    apiserver_metrics,
-    bench_namespace,
+from bench_harness import (
     cpu_seconds,
-    create_pipelines,
-    delete_pipelines,
-    ensure_running,
     hdfs_scratch,
-    is_ready,
-    kube_objects,
-    list_pipelines,
     load_average,
     machine,
     machine_busy_seconds,
     memory_mb,
+    stack_env,
+    workdir,
+    write_result,
+)
+from operator_harness import (
+    apiserver_metrics,
+    bench_namespace,
+    create_pipelines,
+    delete_pipelines,
+    ensure_running,
+    is_ready,
+    kube_objects,
+    list_pipelines,
     metric_delta,
     operator_metrics,
     pipeline_body,
     running_operator,
-    stack_env,
     wait_until_ready,
-    workdir,
-    write_result,
 )
 
 CPU_GOAL_CORES = 0.2

@@ -38,7 +38,7 @@ GROUP, VERSION, PLURAL = "sparkoperator.k8s.io", "v1beta2", "sparkapplications"
 IMAGE_APP_DIR = "/opt/continuum/"
 LOST_DRIVER = "driver lost: the spark-operator stand-in restarted while the application ran"
 # Tests that play the spark-operator themselves (patching states) label their namespace so.
-SKIP_LABEL = ("continuum.ml/spark-standin", "skip")
+SKIP_LABEL = {"continuum.ml/spark-standin": "skip"}
 
 log = logging.getLogger("spark-standin")
 
@@ -175,7 +175,7 @@ class StandIn:
             if error.status == 404:  # the namespace is being deleted with its applications
                 return True
             raise
-        return labels.get(SKIP_LABEL[0]) == SKIP_LABEL[1]
+        return SKIP_LABEL.items() <= labels.items()
 
     def run_application(self, key: str, app: dict) -> None:
         meta = app["metadata"]

@@ -1,47 +1,29 @@
-"""Fixtures for the operator's integration tests: the continuum.ml CRDs applied, a namespace the
-spark-operator stand-in leaves alone (the tests play the spark-operator themselves), and the
-operator itself as a `continuum operator` subprocess limited to that namespace."""
+"""Fixtures for the operator's integration tests: a namespace the spark-operator stand-in leaves
+alone (the tests play the spark-operator themselves), the operator limited to that namespace, and
+the pipelines and registered model a test works with."""
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from continuum_operator import api
 from kubernetes import client
-from pipeline_harness import REPO, STANDIN_SKIP_LABEL, Operator, Pipelines, kubectl
-
-
-@pytest.fixture(scope="session")
-def crds(stack: dict[str, str]) -> None:
-    kubectl("apply", "-k", str(REPO / "crds"))
-    kubectl(
-        "wait",
-        "--for=condition=Established",
-        f"crd/{api.TRAINING_PIPELINES}.{api.GROUP}",
-        f"crd/{api.SERVING_DEPLOYMENTS}.{api.GROUP}",
-    )
+from localstack.harness import Operator
+from localstack.spark_standin import SKIP_LABEL
+from pipeline_harness import Pipelines
 
 
 @pytest.fixture
 def tp_namespace(k8s_api: client.ApiClient, namespace: str, crds: None) -> str:
-    client.CoreV1Api(k8s_api).patch_namespace(
-        namespace, {"metadata": {"labels": STANDIN_SKIP_LABEL}}
-    )
+    client.CoreV1Api(k8s_api).patch_namespace(namespace, {"metadata": {"labels": SKIP_LABEL}})
     return namespace
 
 
 @pytest.fixture
-def operator(tp_namespace: str, stack: dict[str, str], tmp_path: Path) -> Iterator[Operator]:
-    env = {**os.environ, **stack, "PYTHONPATH": str(REPO / "operator")}
-    running = Operator(tp_namespace, env, tmp_path / "operator.log")
-    running.start()
-    yield running
-    running.stop()
+def operator(tp_namespace: str, start_operator: Callable[[str], Operator]) -> Operator:
+    return start_operator(tp_namespace)
 
 
 @pytest.fixture

@@ -1,103 +1,14 @@
-"""Helpers of the operator's integration tests: kubectl, polling, the operator as a `continuum
-operator` subprocess, and TrainingPipelines with their SparkApplications in one namespace."""
+"""TrainingPipelines with their SparkApplications in one namespace, for the operator's integration
+tests (kubectl, polling and the operator subprocess are in localstack.harness)."""
 
 from __future__ import annotations
 
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import yaml
 from continuum_operator import api
 from kubernetes import client
-
-REPO = Path(__file__).resolve().parents[3]
-STANDIN_SKIP_LABEL = {"continuum.ml/spark-standin": "skip"}
-
-
-def kubectl(
-    *args: str, stdin: str | None = None, check: bool = True
-) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["kubectl", *args], input=stdin, capture_output=True, text=True, check=check, timeout=60
-    )
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
-    """The predicate's first truthy value, polled every 0.2 s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.2)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Operator:
-    """`continuum operator -n NAMESPACE` as a subprocess that a test may kill and restart."""
-
-    def __init__(self, namespace: str, env: dict[str, str], log: Path) -> None:
-        self.namespace = namespace
-        self.env = env
-        self.log = log
-        self.liveness_port = free_port()
-        self.metrics_port = free_port()
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        command = [
-            sys.executable, "-m", "continuum_operator.cli", "operator",
-            "--namespace", self.namespace,
-            "--standalone",
-            "--liveness", f"http://127.0.0.1:{self.liveness_port}/healthz",
-            "--metrics-port", str(self.metrics_port),
-            "--log-format", "json",
-            "--webhdfs-url", self.env["WEBHDFS_URI"],
-        ]  # fmt: skip
-        with self.log.open("a") as sink:
-            self.process = subprocess.Popen(command, env=self.env, stdout=sink, stderr=sink)
-        wait_for(self.alive, timeout=60, what="the operator's liveness endpoint")
-
-    def alive(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.url("healthz"), timeout=1) as response:
-                return response.status == 200
-        except OSError:
-            assert self.process is not None and self.process.poll() is None, self.log.read_text()
-            return False
-
-    def url(self, what: str) -> str:
-        port = self.liveness_port if what == "healthz" else self.metrics_port
-        return f"http://127.0.0.1:{port}/{what}"
-
-    def kill(self) -> None:
-        """SIGKILL: no chance to clean up, as when a node dies."""
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+from localstack.harness import kubectl, wait_for
 
 
 class Pipelines:

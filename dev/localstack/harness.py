@@ -1,0 +1,181 @@
+"""What the integration tests and the benchmarks share to drive the local stack: kubectl, polling,
+the operator's deployed identity, and the operator as a `continuum operator` subprocess that may be
+killed and restarted."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from localstack.config import REPO_DIR
+
+SERVICE_ACCOUNT = "continuum-operator"
+
+
+class KubectlError(RuntimeError):
+    """A kubectl command failed; the message holds the command and what kubectl said."""
+
+
+def kubectl(
+    *args: str, stdin: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        ["kubectl", *args], input=stdin, capture_output=True, text=True, check=False, timeout=60
+    )
+    if check and done.returncode != 0:
+        said = done.stderr.strip()[:2000] or f"exit code {done.returncode}"
+        raise KubectlError(f"kubectl {' '.join(args)}: {said}")
+    return done
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
+    """The predicate's first truthy value, polled every 0.2 s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.2)
+
+
+def _cluster_role(name: str) -> dict[str, Any]:
+    """The operator's ClusterRole exactly as manifests/rbac.yaml grants it, under `name`."""
+    documents = yaml.safe_load_all((REPO_DIR / "manifests" / "rbac.yaml").read_text())
+    role = next(doc for doc in documents if doc and doc["kind"] == "ClusterRole")
+    return {**role, "metadata": {"name": name}}
+
+
+def _token_kubeconfig(admin_kubeconfig: Path, token: str, namespace: str) -> dict[str, Any]:
+    admin = yaml.safe_load(admin_kubeconfig.read_text())
+    context = next(c for c in admin["contexts"] if c["name"] == admin["current-context"])
+    cluster = next(c for c in admin["clusters"] if c["name"] == context["context"]["cluster"])
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "stack", "cluster": cluster["cluster"]}],
+        "users": [{"name": SERVICE_ACCOUNT, "user": {"token": token}}],
+        "contexts": [
+            {
+                "name": "operator",
+                "context": {"cluster": "stack", "user": SERVICE_ACCOUNT, "namespace": namespace},
+            }
+        ],
+        "current-context": "operator",
+    }
+
+
+@contextmanager
+def operator_identity(
+    namespace: str,
+    admin_kubeconfig: Path,
+    kubeconfig: Path,
+    extra_objects: Sequence[Mapping[str, Any]] = (),
+) -> Iterator[Path]:
+    """The operator as deployed: ServiceAccount `continuum-operator` in `namespace` (which must
+    exist), bound to the ClusterRole of manifests/rbac.yaml (named after the namespace, so several
+    identities can coexist). Yields a kubeconfig with the ServiceAccount's token, written to
+    `kubeconfig`. `extra_objects` are applied along; everything is deleted afterwards."""
+    role_name = f"continuum-operator-{namespace}"
+    objects = [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": SERVICE_ACCOUNT, "namespace": namespace},
+        },
+        _cluster_role(role_name),
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": role_name},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": role_name,
+            },
+            "subjects": [
+                {"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": namespace}
+            ],
+        },
+        *extra_objects,
+    ]
+    manifest = yaml.safe_dump_all([dict(item) for item in objects])
+    kubectl("apply", "-f", "-", stdin=manifest)
+    try:
+        token = kubectl(
+            "create", "token", SERVICE_ACCOUNT, "-n", namespace, "--duration", "4h"
+        ).stdout.strip()
+        kubeconfig.write_text(yaml.safe_dump(_token_kubeconfig(admin_kubeconfig, token, namespace)))
+        yield kubeconfig
+    finally:
+        kubectl("delete", "--wait=false", "--ignore-not-found", "-f", "-", stdin=manifest)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Operator:
+    """`continuum operator -n NAMESPACE` as a subprocess that a test may kill and restart."""
+
+    def __init__(self, namespace: str, env: dict[str, str], log: Path) -> None:
+        self.namespace = namespace
+        self.env = env
+        self.log = log
+        self.liveness_port = free_port()
+        self.metrics_port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        command = [
+            sys.executable, "-m", "continuum_operator.cli", "operator",
+            "--namespace", self.namespace,
+            "--standalone",
+            "--liveness", f"http://127.0.0.1:{self.liveness_port}/healthz",
+            "--metrics-port", str(self.metrics_port),
+            "--log-format", "json",
+            "--webhdfs-url", self.env["WEBHDFS_URI"],
+        ]  # fmt: skip
+        with self.log.open("a") as sink:
+            self.process = subprocess.Popen(command, env=self.env, stdout=sink, stderr=sink)
+        wait_for(self.alive, timeout=60, what="the operator's liveness endpoint")
+
+    def alive(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url("healthz"), timeout=1) as response:
+                return response.status == 200
+        except OSError:
+            assert self.process is not None and self.process.poll() is None, self.log.read_text()
+            return False
+
+    def url(self, what: str) -> str:
+        port = self.liveness_port if what == "healthz" else self.metrics_port
+        return f"http://127.0.0.1:{port}/{what}"
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to clean up, as when a node dies."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
