@@ -11,6 +11,7 @@ SERVING_DEPLOYMENTS = "servingdeployments"
 SPARK_GROUP = "sparkoperator.k8s.io"
 SPARK_VERSION = "v1beta2"
 SPARK_APPLICATIONS = "sparkapplications"
+SPARK_APPLICATIONS_CRD = f"{SPARK_APPLICATIONS}.{SPARK_GROUP}"
 
 RETRAIN_ANNOTATION = f"{GROUP}/retrain"
 """Set on a TrainingPipeline to a new value to ask for a run now."""

@@ -2,8 +2,9 @@
 
 Each TrainingPipeline gets one loop (a kopf daemon) that runs a reconcile pass every
 `spec.data.pollInterval`, at cron ticks, and sooner when woken. Watchers wake it: a changed spec or
-retrain annotation, and any change of one of its SparkApplications (state changes included). Only
-the loop reconciles, so the passes of one pipeline never race each other.
+retrain annotation, any change of one of its SparkApplications (state changes included), and the
+SparkApplication CRD appearing or going. Only the loop reconciles, so the passes of one pipeline
+never race each other.
 """
 
 from __future__ import annotations
@@ -80,6 +81,19 @@ async def spark_application_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) 
     for owner in body.metadata.get("ownerReferences") or ():
         if owner.get("kind") == "TrainingPipeline":
             _wake(memo, body.metadata.namespace, owner["name"])
+
+
+@kopf.on.event(
+    "apiextensions.k8s.io",
+    "v1",
+    "customresourcedefinitions",
+    when=lambda name, **_: name == api.SPARK_APPLICATIONS_CRD,
+)
+async def spark_operator_changed(memo: kopf.Memo, **_: Any) -> None:
+    """The spark-operator's CRD installed, changed or removed: every pipeline looks now rather
+    than after its backoff, so installing the spark-operator takes effect at once."""
+    for wakeup in memo.wakeups.values():
+        wakeup.set()
 
 
 def _publish(pipeline: Mapping[str, Any], result: PassResult) -> None:

@@ -11,8 +11,12 @@ import uuid
 from typing import Any
 
 import pytest
-from continuum_operator.api import MLFLOW_RUN_ID_TAG
-from pipeline_harness import Operator, Pipelines, kubectl, wait_for
+from continuum_operator.api import MLFLOW_RUN_ID_TAG, SPARK_APPLICATIONS_CRD
+from kubernetes import client
+from localstack.components import SparkOperatorStandIn
+from localstack.config import StackConfig
+from localstack.harness import Operator, kubectl, wait_for
+from pipeline_harness import Pipelines
 
 
 @pytest.fixture
@@ -275,3 +279,121 @@ def test_a_failed_run_is_reported_and_unreachable_dependencies_are_conditions(
     ready = pipelines.condition(unreachable, "Ready")
     assert ready is not None and ready["status"] == "False"
     assert len(pipelines.spark_applications()) == 1
+
+
+def test_replace_deletes_the_run_in_progress_and_starts_one_covering_its_batches(
+    operator: Operator,
+    pipelines: Pipelines,
+    hdfs_client: Any,
+    hdfs_dir: str,
+    valid_spec: dict[str, Any],
+    stack: dict[str, str],
+) -> None:
+    data = {"uri": f"{stack['HDFS_URI']}{hdfs_dir}", "pollInterval": "1s"}
+    write_batch(hdfs_client, hdfs_dir, "batch-0001")
+    pipelines.apply("replacing", {**valid_spec, "data": data, "concurrencyPolicy": "Replace"})
+    first = wait_for(lambda: pipelines.spark_applications(), what="the first run")[0]
+    first_name = first["metadata"]["name"]
+    pipelines.set_state(first_name, "RUNNING")
+    wait_for(lambda: pipelines.status("replacing").get("phase") == "Training", what="Training")
+
+    write_batch(hdfs_client, hdfs_dir, "batch-0002")
+    [second] = wait_for(
+        lambda: (
+            (apps := pipelines.spark_applications())
+            and all(app["metadata"]["name"] != first_name for app in apps)
+            and apps
+        ),
+        what="the replacing run alone",
+    )
+    assert arguments_of(second, "--batch") == ["batch-0001", "batch-0002"]
+    replaced = wait_for(
+        lambda: (history(pipelines, "replacing").get(first_name) or {}).get("state") == "Aborted"
+    )
+    assert replaced
+    assert pipelines.status("replacing")["currentRun"] == second["metadata"]["name"]
+    assert any(
+        reason == "RunReplaced" and first_name in message
+        for _, reason, message in pipelines.events("replacing")
+    )
+
+
+def test_allow_starts_a_run_for_new_batches_beside_the_one_in_progress(
+    operator: Operator,
+    pipelines: Pipelines,
+    hdfs_client: Any,
+    hdfs_dir: str,
+    valid_spec: dict[str, Any],
+    stack: dict[str, str],
+) -> None:
+    data = {"uri": f"{stack['HDFS_URI']}{hdfs_dir}", "pollInterval": "1s"}
+    write_batch(hdfs_client, hdfs_dir, "batch-0001")
+    pipelines.apply("allowing", {**valid_spec, "data": data, "concurrencyPolicy": "Allow"})
+    first = wait_for(lambda: pipelines.spark_applications(), what="the first run")[0]
+    pipelines.set_state(first["metadata"]["name"], "RUNNING")
+    wait_for(lambda: pipelines.status("allowing").get("phase") == "Training", what="Training")
+
+    write_batch(hdfs_client, hdfs_dir, "batch-0002")
+    apps = wait_for(
+        lambda: len(apps := pipelines.spark_applications()) == 2 and apps, what="a second run"
+    )
+    assert [arguments_of(app, "--batch") for app in apps] == [["batch-0001"], ["batch-0002"]]
+    assert apps[0]["status"]["applicationState"]["state"] == "RUNNING"
+    time.sleep(2)
+    assert len(pipelines.spark_applications()) == 2
+    assert set(history(pipelines, "allowing")) == {app["metadata"]["name"] for app in apps}
+
+
+def test_without_the_spark_operator_a_pipeline_says_how_to_install_it_and_recovers_when_it_is(
+    operator: Operator,
+    pipelines: Pipelines,
+    hdfs_client: Any,
+    hdfs_dir: str,
+    valid_spec: dict[str, Any],
+    stack: dict[str, str],
+    stack_config: StackConfig,
+    k8s_api: client.ApiClient,
+) -> None:
+    write_batch(hdfs_client, hdfs_dir, "batch-0001")
+    kubectl("delete", "crd", SPARK_APPLICATIONS_CRD, "--wait=true", "--timeout=60s")
+    try:
+        data = {"uri": f"{stack['HDFS_URI']}{hdfs_dir}", "pollInterval": "1s"}
+        pipelines.apply("no-spark", {**valid_spec, "data": data})
+        ready = wait_for(
+            lambda: (
+                (c := pipelines.condition("no-spark", "Ready"))
+                and c["reason"] == "SparkOperatorMissing"
+                and c
+            ),
+            what="Ready=False, SparkOperatorMissing",
+        )
+        assert ready["status"] == "False"
+        assert "helm install spark-operator" in ready["message"]
+        time.sleep(5)  # several passes: the operator keeps running, and reports it once
+        assert operator.process is not None and operator.process.poll() is None
+        warnings = [
+            event for event in pipelines.events("no-spark") if event[1] == "SparkOperatorMissing"
+        ]
+        assert len(warnings) == 1 and warnings[0][0] == "Warning"
+    finally:
+        SparkOperatorStandIn(stack_config).prepare()  # installs the CRD as the stack does
+        crds = client.ApiextensionsV1Api(k8s_api)
+        wait_for(
+            lambda: any(
+                condition.type == "Established" and condition.status == "True"
+                for condition in crds.read_custom_resource_definition(
+                    SPARK_APPLICATIONS_CRD
+                ).status.conditions
+                or ()
+            ),
+            what="the SparkApplication CRD established",
+        )
+
+    # The spark-operator arrives: the waiting batch gets its run, without a restart.
+    [app] = wait_for(lambda: pipelines.spark_applications(), timeout=30, what="the run")
+    assert arguments_of(app, "--batch") == ["batch-0001"]
+    ready = wait_for(
+        lambda: (c := pipelines.condition("no-spark", "Ready")) and c["status"] == "True" and c,
+        what="Ready=True",
+    )
+    assert ready["reason"] == "Watching"
