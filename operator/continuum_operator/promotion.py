@@ -30,7 +30,7 @@ def decide(gate: PromotionSpec, metrics: Mapping[str, float], *, has_champion: b
     """A candidate is promoted when there is no champion yet, or when it beats the champion by a
     positive relative margin of at least `minImprovement`. Missing scores reject: the champion
     keeps serving until a comparison can be made."""
-    metric = gate.metric
+    metric = str(gate.metric)
     candidate = metrics.get(metric)
     if candidate is None or math.isnan(candidate):
         return Promotion(Decision.REJECTED, f"the run logged no {metric!r} metric")

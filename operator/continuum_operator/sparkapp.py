@@ -48,7 +48,7 @@ def _arguments(
         "--mlflow-tracking-uri", mlflow.tracking_uri,
         "--mlflow-experiment", mlflow.experiment or f"{namespace}/{pipeline}",
         "--registered-model", mlflow.registered_model,
-        "--promotion-metric", spec.promotion.metric,
+        "--promotion-metric", str(spec.promotion.metric),
         "--champion-alias", spec.promotion.alias,
     ]  # fmt: skip
     if training.history.mode is HistoryMode.LATEST and training.history.batches:

@@ -87,6 +87,14 @@ class ConcurrencyPolicy(StrEnum):
     ALLOW = "Allow"
 
 
+class PromotionMetric(StrEnum):
+    """The holdout metrics the training job logs for the candidate and the champion."""
+
+    RMSE = "rmse"
+    MAE = "mae"
+    R2 = "r2"
+
+
 class Direction(StrEnum):
     MINIMIZE = "minimize"
     MAXIMIZE = "maximize"
@@ -179,7 +187,7 @@ class MLflow(_Model):
 
 
 class Promotion(_Model):
-    metric: str = Field(default="rmse", pattern=r"^[A-Za-z0-9_.\-/]+$")
+    metric: PromotionMetric = PromotionMetric.RMSE
     direction: Direction = Direction.MINIMIZE
     min_improvement: float = Field(default=0.0, ge=0.0, le=1.0)
     """Relative: 0.02 asks the candidate to beat the champion by 2 % of the champion's score."""

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from continuum_operator.batches import Batch
+from continuum_operator.runs import RunRequest, RunTrigger
+from continuum_operator.sparkapp import build_spark_application
+from continuum_operator.spec import parse_training_pipeline_spec
 from continuum_workloads.training.job import parse_args
 from continuum_workloads.training.sources import NoInputError, batches_to_read
 
@@ -44,6 +48,39 @@ def test_arguments_as_the_operator_writes_them():
     assert args.batch == ["b1", "b2"]
     assert args.ensemble == ["gbt", "linearRegression"]
     assert (args.cv_folds, args.history_mode, args.champion_alias) == (3, "All", "champion")
+
+
+def test_the_job_reads_every_argument_of_the_operators_spark_application():
+    spec = parse_training_pipeline_spec(
+        {
+            "data": {"uri": "hdfs://nn:8020/cars", "batchPattern": "batch-*"},
+            "training": {
+                "image": "continuum/training:0.1.0",
+                "sparkVersion": "4.0.0",
+                "ensemble": ["gbt", "linearRegression"],
+                "crossValidation": {"folds": 4, "parallelism": 3},
+                "history": {"mode": "Latest", "batches": 2},
+            },
+            "mlflow": {"trackingUri": "http://mlflow:5000", "registeredModel": "cars"},
+            "promotion": {"metric": "mae", "alias": "prod"},
+            "trainSetExportUri": "hdfs://nn:8020/train-sets",
+        }
+    )
+    request = RunRequest((RunTrigger.NEW_DATA,), (Batch("batch-0002", 2), Batch("batch-0001", 1)))
+    app = build_spark_application(spec, pipeline="cars", namespace="ml", request=request)
+
+    args = parse_args(app["spec"]["arguments"])
+
+    assert args.run_id == app["metadata"]["name"]
+    assert args.pipeline == "ml/cars"
+    assert (args.data_uri, args.batch_pattern) == ("hdfs://nn:8020/cars", "batch-*")
+    assert args.batch == ["batch-0001", "batch-0002"]
+    assert (args.history_mode, args.history_batches) == ("Latest", 2)
+    assert args.ensemble == ["gbt", "linearRegression"]
+    assert (args.cv_folds, args.cv_parallelism) == (4, 3)
+    assert (args.mlflow_experiment, args.registered_model) == ("ml/cars", "cars")
+    assert (args.promotion_metric, args.champion_alias) == ("mae", "prod")
+    assert args.train_set_export_uri == "hdfs://nn:8020/train-sets"
 
 
 @pytest.mark.parametrize(
