@@ -1,12 +1,14 @@
-"""The training job end to end on the local stack: HDFS batches in, run as a SparkApplication by
-the spark-operator stand-in, an ensemble with stacking recorded in the real MLflow, a registered
-PipelineModel that loads and scores, the cleaned train set exported to HDFS."""
+"""The training job end to end on the local stack: HDFS batches in, a TrainingPipeline whose runs
+the operator starts and the spark-operator stand-in executes, an ensemble with stacking recorded in
+the real MLflow, the promotion gate applied to the champion's score on the same holdout, a
+registered PipelineModel that loads and scores, the cleaned train set exported to HDFS."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pytest
@@ -15,6 +17,9 @@ from continuum_workloads.dataset.generator import write_csv
 from continuum_workloads.dataset.loader import read_listings
 from continuum_workloads.dataset.schema import COLUMNS
 from continuum_workloads.dataset.split import split_csv
+from kubernetes import client
+from localstack.harness import Operator, kubectl, wait_for
+from pipeline_harness import Pipelines
 from rich.console import Console
 
 JOB = "workloads/continuum_workloads/training/job.py"
@@ -22,6 +27,7 @@ ROWS = 20_000
 MEMBERS = ("gbt", "randomForest", "linearRegression")
 # The stack may lose a little to its best member on one holdout; it must not lose more.
 STACK_TOLERANCE = 0.05
+RUN_TIMEOUT = 900
 
 
 @pytest.fixture(scope="module")
@@ -47,55 +53,131 @@ def job_arguments(stack: dict[str, str], data_uri: str, model: str, run_id: str)
     ]  # fmt: skip
 
 
-def test_a_run_registers_a_stacked_model_with_every_member_recorded(
-    stack, used_cars, run_spark_application, mlflow_client, spark
-):
+def finished_run(pipelines: Pipelines, name: str, run: str) -> dict[str, Any] | None:
+    """The run's history record once it is settled: failed, or succeeded with a decision."""
+    record = next((r for r in pipelines.status(name).get("runs") or () if r["name"] == run), None)
+    if record and (record["state"] in ("Failed", "Aborted") or record.get("promotion")):
+        return record
+    return None
+
+
+def newest_app(pipelines: Pipelines, after: set[str]) -> str | None:
+    names = [app["metadata"]["name"] for app in pipelines.spark_applications()]
+    return next((name for name in names if name not in after), None)
+
+
+def test_runs_started_by_the_operator_train_register_and_face_the_champion(
+    stack: dict[str, str],
+    used_cars: str,
+    namespace: str,
+    crds: None,
+    k8s_api: client.ApiClient,
+    start_operator: Callable[[str], Operator],
+    mlflow_client: Any,
+    spark: Any,
+) -> None:
     model_name = f"used-cars-{uuid.uuid4().hex[:8]}"
-    export_uri = f"{stack['HDFS_URI']}{used_cars}/train-set"
-    arguments = [
-        *job_arguments(stack, f"{stack['HDFS_URI']}{used_cars}/incoming", model_name, "train-1"),
-        "--batch", "batch-0002", "--train-set-export-uri", export_uri,
-    ]  # fmt: skip
-    app, seen = run_spark_application("train-1", JOB, arguments, timeout=900)
-    assert seen[-1] == "COMPLETED", app["status"]["applicationState"]
+    export_uri = f"{stack['HDFS_URI']}{used_cars}/train-sets"
+    pipelines = Pipelines(k8s_api, namespace)
+    start_operator(namespace)
+    spec = {
+        "data": {
+            "uri": f"{stack['HDFS_URI']}{used_cars}/incoming",
+            "batchPattern": "batch-*",
+            "pollInterval": "2s",
+        },
+        "training": {
+            "image": "continuum/training:test",
+            "sparkVersion": "4.0.0",
+            "driver": {"cores": 2, "memory": "2g"},
+            "crossValidation": {"folds": 3, "parallelism": 1},
+        },
+        "mlflow": {
+            "trackingUri": stack["MLFLOW_TRACKING_URI"],
+            "experiment": f"tests-{model_name}",
+            "registeredModel": model_name,
+        },
+        "trainSetExportUri": export_uri,
+    }
+    try:
+        pipelines.apply("used-cars", spec)
 
-    [version] = mlflow_client.search_model_versions(f"name='{model_name}'")
-    assert version.tags[MLFLOW_RUN_ID_TAG] == "train-1"
-    assert version.tags[MLFLOW_BATCHES_TAG] == "batch-0001,batch-0002"  # history mode All
-    run = mlflow_client.get_run(version.run_id)
-    assert run.info.status == "FINISHED"
-    assert run.data.tags[MLFLOW_RUN_ID_TAG] == "train-1"
-    stack_metrics = run.data.metrics
-    assert {"rmse", "mae", "r2", "rows_read", "rows_kept", "rows_train"} <= set(stack_metrics)
-    assert sum(v for k, v in stack_metrics.items() if k.startswith("rows_rejected.")) > 0
-    assert "champion_rmse" not in stack_metrics  # the first model has no champion to face
-
-    children = mlflow_client.search_runs(
-        [run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'"
-    )
-    members = {child.data.params["member"]: child.data for child in children}
-    assert set(members) == set(MEMBERS)
-    for member in members.values():
-        assert {"rmse", "mae", "r2", "cv_rmse", "train_seconds", "validation_seconds"} <= set(
-            member.metrics
+        # Both batches are complete: one run for both, trained, registered, promoted.
+        first = wait_for(lambda: newest_app(pipelines, set()), what="the first run")
+        record = wait_for(
+            lambda: finished_run(pipelines, "used-cars", first), timeout=RUN_TIMEOUT, what=first
         )
-    best_member_rmse = min(member.metrics["rmse"] for member in members.values())
-    assert stack_metrics["rmse"] <= best_member_rmse * (1 + STACK_TOLERANCE)
-    assert stack_metrics["r2"] > 0.8
+        assert record["state"] == "Succeeded", record
+        assert record["promotion"]["decision"] == "Promoted"
+        assert record["modelVersion"] == "1"
+        champion = mlflow_client.get_registered_model(model_name).aliases["champion"]
+        assert champion == "1"
 
-    model = mlflow.spark.load_model(f"models:/{model_name}/{version.version}")
-    test_rows = read_listings(spark, f"{stack['HDFS_URI']}{used_cars}/incoming-test")
-    scored = model.transform(test_rows.drop("price")).select("prediction").toPandas()
-    assert len(scored) == test_rows.count() > 0
-    assert scored["prediction"].notna().all()
+        [version] = mlflow_client.search_model_versions(f"name='{model_name}'")
+        assert version.tags[MLFLOW_RUN_ID_TAG] == first
+        assert version.tags[MLFLOW_BATCHES_TAG] == "batch-0001,batch-0002"
+        assert version.tags["continuum_promotion"] == "Promoted"
+        run = mlflow_client.get_run(version.run_id)
+        assert run.info.status == "FINISHED"
+        assert record["mlflowRunId"] == run.info.run_id
+        stack_metrics = run.data.metrics
+        assert {"rmse", "mae", "r2", "rows_read", "rows_kept", "rows_train"} <= set(stack_metrics)
+        assert record["metrics"]["rmse"] == pytest.approx(stack_metrics["rmse"])
+        assert sum(v for k, v in stack_metrics.items() if k.startswith("rows_rejected.")) > 0
+        assert "champion_rmse" not in stack_metrics  # the first model has no champion to face
 
-    exported = spark.read.parquet(export_uri)
-    assert (
-        exported.count()
-        == stack_metrics["rows_train"]
-        + stack_metrics["rows_holdout"]
-        - (stack_metrics["rows_holdout"])
-    )
+        children = mlflow_client.search_runs(
+            [run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'"
+        )
+        members = {child.data.params["member"]: child.data for child in children}
+        assert set(members) == set(MEMBERS)
+        for member in members.values():
+            assert {"rmse", "mae", "r2", "cv_rmse", "train_seconds", "validation_seconds"} <= set(
+                member.metrics
+            )
+        best_member_rmse = min(member.metrics["rmse"] for member in members.values())
+        assert stack_metrics["rmse"] <= best_member_rmse * (1 + STACK_TOLERANCE)
+        assert stack_metrics["r2"] > 0.8
+
+        model = mlflow.spark.load_model(f"models:/{model_name}@champion")
+        test_rows = read_listings(spark, f"{stack['HDFS_URI']}{used_cars}/incoming-test")
+        scored = model.transform(test_rows.drop("price")).select("prediction").toPandas()
+        assert len(scored) == test_rows.count() > 0
+        assert scored["prediction"].notna().all()
+
+        assert run.data.params["train_set_uri"] == f"{export_uri}/{first}"
+        exported = spark.read.parquet(f"{export_uri}/{first}")
+        assert exported.count() == stack_metrics["rows_train"]
+
+        # A manual retrain of a linear model alone: the job scores the champion on the same
+        # holdout, and the gate compares the two.
+        pipelines.apply(
+            "used-cars",
+            {**spec, "training": {**spec["training"], "ensemble": ["linearRegression"]}},
+        )
+        kubectl("annotate", "tp", "used-cars", "-n", namespace, "continuum.ml/retrain=1")
+        second = wait_for(lambda: newest_app(pipelines, {first}), what="the manual run")
+        record = wait_for(
+            lambda: finished_run(pipelines, "used-cars", second), timeout=RUN_TIMEOUT, what=second
+        )
+        assert record["state"] == "Succeeded", record
+        assert record["triggers"] == ["Manual"]
+        candidate = mlflow_client.get_run(record["mlflowRunId"]).data
+        assert candidate.tags["champion_version"] == "1"
+        # The same holdout rows and the same model: the champion scores what it scored last run.
+        assert candidate.metrics["champion_rmse"] == pytest.approx(stack_metrics["rmse"], rel=1e-6)
+        better = candidate.metrics["rmse"] < candidate.metrics["champion_rmse"]
+        assert record["promotion"]["decision"] == ("Promoted" if better else "Rejected")
+        expected_champion = "2" if better else "1"
+        assert mlflow_client.get_registered_model(model_name).aliases["champion"] == (
+            expected_champion
+        )
+        status = pipelines.status("used-cars")
+        assert (status["lastModelVersion"], status["championVersion"]) == ("2", expected_champion)
+    finally:
+        pipelines.delete_all()
+        if mlflow_client.search_registered_models(f"name = '{model_name}'"):
+            mlflow_client.delete_registered_model(model_name)
 
 
 def test_a_batch_missing_columns_fails_the_run_and_registers_nothing(

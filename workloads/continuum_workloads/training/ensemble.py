@@ -4,6 +4,7 @@ predictions, composed into one PipelineModel: features → members → stacker."
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,8 @@ from pyspark.sql import functions as F
 
 from continuum_workloads.training.features import LABEL
 from continuum_workloads.training.members import Member
+
+log = logging.getLogger(__name__)
 
 ROW_ID = "listing_id"
 FOLD = "fold"
@@ -57,10 +60,16 @@ def fit_member(
         parallelism=parallelism,
         collectSubModels=True,
     )
+    log.info("%s: %d-fold cross-validation over %d settings", member.name, folds, len(member.grid))
     started = time.perf_counter()
     tuned = validator.fit(data)
     train_seconds = time.perf_counter() - started
     best = min(range(len(member.grid)), key=lambda i: tuned.avgMetrics[i])
+    best_params = {param.name: value for param, value in member.grid[best].items()}
+    log.info(
+        "%s: best %s, cross-validated rmse %.6g, %.0f s",
+        member.name, best_params, tuned.avgMetrics[best], train_seconds,
+    )  # fmt: skip
     # subModels[k][best] was trained without fold k: its predictions there are out-of-fold.
     out_of_fold = functools.reduce(
         DataFrame.unionByName,
@@ -74,7 +83,7 @@ def fit_member(
     return FittedMember(
         name=member.name,
         model=tuned.bestModel,
-        best_params={param.name: value for param, value in member.grid[best].items()},
+        best_params=best_params,
         cv_rmse=tuned.avgMetrics[best],
         train_seconds=train_seconds,
         out_of_fold=out_of_fold.cache(),

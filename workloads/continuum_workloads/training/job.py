@@ -33,7 +33,7 @@ from continuum_workloads.training.ensemble import (
     fit_stacker,
     with_folds,
 )
-from continuum_workloads.training.evaluation import holdout_metrics
+from continuum_workloads.training.evaluation import METRICS, holdout_metrics
 from continuum_workloads.training.features import (
     LABEL,
     REQUIRED_COLUMNS,
@@ -83,10 +83,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--mlflow-tracking-uri", required=True)
     add("--mlflow-experiment", required=True)
     add("--registered-model", required=True)
-    add("--promotion-metric", default="rmse")
+    add("--promotion-metric", default="rmse", choices=METRICS, help="what the gate compares")
     add("--champion-alias", default="champion")
     add("--train-set-export-uri", help="where the cleaned train set is written as Parquet")
     add("--seed", type=int, default=7)
+    add(
+        "--spark-log-level",
+        default="WARN",
+        choices=["ALL", "DEBUG", "INFO", "WARN", "ERROR", "OFF"],
+        help="Spark's own driver logging; at INFO cross-validation writes ~100k lines a run",
+    )
     args = parser.parse_args(argv)
     if args.history_mode == "Latest" and not args.history_batches:
         parser.error("--history-mode Latest needs --history-batches")
@@ -102,6 +108,16 @@ def holdout_split(rows: DataFrame) -> tuple[DataFrame, DataFrame]:
     so the champion and the candidate are always scored on listings neither trained on."""
     bucket = F.pmod(F.xxhash64(F.col("listing_id")), F.lit(100))
     return rows.where(bucket >= HOLDOUT_PERCENT), rows.where(bucket < HOLDOUT_PERCENT)
+
+
+def _scores(scores: dict[str, float]) -> str:
+    return ", ".join(f"{name} {value:.6g}" for name, value in scores.items())
+
+
+def train_set_location(export_uri: str | None, run_id: str) -> str | None:
+    """Each run's train set in a directory of its own under the export URI, so the lineage of
+    every registered version keeps pointing at the rows it learned from."""
+    return f"{export_uri.rstrip('/')}/{run_id}" if export_uri else None
 
 
 def train(spark: SparkSession, args: argparse.Namespace) -> None:
@@ -128,11 +144,13 @@ def train(spark: SparkSession, args: argparse.Namespace) -> None:
             **{f"rows_rejected.{reason}": count for reason, count in rejected_by_reason.items()},
         }
     )
+    reasons = ", ".join(f"{n} {r}" for r, n in sorted(rejected_by_reason.items())) or "none"
     if rows_kept == 0:
-        reasons = ", ".join(f"{n} {r}" for r, n in sorted(rejected_by_reason.items()))
         raise RejectedInputError(f"every row was rejected ({reasons})")
+    log.info("kept %d rows; rejected: %s", rows_kept, reasons)
 
     train_raw, holdout_raw = holdout_split(kept)
+    train_set_uri = train_set_location(args.train_set_export_uri, args.run_id)
     mlflow.log_params(
         {
             "members": ",".join(args.ensemble),
@@ -140,13 +158,15 @@ def train(spark: SparkSession, args: argparse.Namespace) -> None:
             "cv_parallelism": args.cv_parallelism,
             "member_parallelism": args.member_parallelism,
             "seed": args.seed,
+            "promotion_metric": args.promotion_metric,
             "data_uri": args.data_uri,
             "batches": len(batches),
-            "train_set_uri": args.train_set_export_uri or "",
+            "train_set_uri": train_set_uri or "",
         }
     )
-    if args.train_set_export_uri:
-        parse_listings(train_raw).write.mode("overwrite").parquet(args.train_set_export_uri)
+    if train_set_uri:
+        log.info("exporting the cleaned train set to %s", train_set_uri)
+        parse_listings(train_raw).write.mode("overwrite").parquet(train_set_uri)
 
     started = time.perf_counter()
     features = Pipeline(stages=feature_stages()).fit(train_raw)
@@ -158,6 +178,9 @@ def train(spark: SparkSession, args: argparse.Namespace) -> None:
         spark, members, train_rows, args.cv_folds, args.cv_parallelism, args.member_parallelism
     )
     assembler, stacker = fit_stacker(fitted, train_rows)
+    weights = dict(zip((m.name for m in fitted), stacker.coefficients.toArray(), strict=True))
+    mlflow.log_metrics({f"stacker_weight.{name}": weight for name, weight in weights.items()})
+    log.info("stacker weights: %s", _scores(weights))
     model = compose(features, fitted, assembler, stacker)
     mlflow.log_metric("train_seconds", time.perf_counter() - started)
 
@@ -171,7 +194,7 @@ def train(spark: SparkSession, args: argparse.Namespace) -> None:
     began = time.perf_counter()
     stack_scores = holdout_metrics(model.transform(holdout))
     mlflow.log_metrics({**stack_scores, "validation_seconds": time.perf_counter() - began})
-    log.info("stack holdout %s", stack_scores)
+    log.info("holdout: %s", _scores(stack_scores))
 
     champion, champion_scores = champion_metrics(
         MlflowClient(), args.registered_model, args.champion_alias, holdout
@@ -179,6 +202,11 @@ def train(spark: SparkSession, args: argparse.Namespace) -> None:
     if champion is not None:
         mlflow.set_tag("champion_version", champion.version)
         mlflow.log_metrics({f"champion_{name}": value for name, value in champion_scores.items()})
+        metric = args.promotion_metric
+        log.info(
+            "holdout %s: this model %.6g, champion (version %s) %.6g",
+            metric, stack_scores[metric], champion.version, champion_scores[metric],
+        )  # fmt: skip
     version = register(model, args.registered_model, holdout_raw.drop(LABEL), tags)
     mlflow.set_tag("registered_version", version.version)
 
@@ -196,6 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not submitted.contains(key):  # the SparkApplication's sparkConf wins
             builder = builder.config(key, value)
     spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(args.spark_log_level)
     mlflow.set_tracking_uri(args.mlflow_tracking_uri)
     mlflow.set_experiment(args.mlflow_experiment)
     reason = None
