@@ -29,6 +29,12 @@ def valid_spec(stack: dict[str, str]) -> dict[str, Any]:
     }
 
 
+@pytest.fixture
+def watching_hdfs_dir(valid_spec: dict[str, Any], stack: dict[str, str], hdfs_dir: str) -> dict:
+    """The valid spec, listing the test's HDFS directory every second."""
+    return {**valid_spec, "data": {"uri": f"{stack['HDFS_URI']}{hdfs_dir}", "pollInterval": "1s"}}
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
@@ -117,13 +123,12 @@ def test_batches_become_runs_that_promote_or_reject_in_mlflow(
     hdfs_dir: str,
     mlflow_client: Any,
     registered_model: str,
-    valid_spec: dict[str, Any],
+    watching_hdfs_dir: dict[str, Any],
     stack: dict[str, str],
 ) -> None:
     name = "used-cars"
     spec = {
-        **valid_spec,
-        "data": {"uri": f"{stack['HDFS_URI']}{hdfs_dir}", "pollInterval": "1s"},
+        **watching_hdfs_dir,
         "mlflow": {
             "trackingUri": stack["MLFLOW_TRACKING_URI"],
             "registeredModel": registered_model,
@@ -239,11 +244,10 @@ def test_a_failed_run_is_reported_and_unreachable_dependencies_are_conditions(
     hdfs_client: Any,
     hdfs_dir: str,
     valid_spec: dict[str, Any],
-    stack: dict[str, str],
+    watching_hdfs_dir: dict[str, Any],
 ) -> None:
     write_batch(hdfs_client, hdfs_dir, "batch-0001")
-    data = {"uri": f"{stack['HDFS_URI']}{hdfs_dir}", "pollInterval": "1s"}
-    pipelines.apply("failing", {**valid_spec, "data": data})
+    pipelines.apply("failing", watching_hdfs_dir)
     app = wait_for(lambda: pipelines.spark_applications(), what="a SparkApplication")[0]
     app_name = app["metadata"]["name"]
     pipelines.set_state(app_name, "FAILED", error="no rows left after cleaning")
@@ -281,23 +285,31 @@ def test_a_failed_run_is_reported_and_unreachable_dependencies_are_conditions(
     assert len(pipelines.spark_applications()) == 1
 
 
+def run_in_progress_when_a_batch_lands(
+    pipelines: Pipelines, hdfs_client: Any, hdfs_dir: str, name: str, spec: dict[str, Any]
+) -> dict[str, Any]:
+    """Applies the pipeline for batch-0001, lets its run reach RUNNING, then lands batch-0002;
+    returns the run in progress."""
+    write_batch(hdfs_client, hdfs_dir, "batch-0001")
+    pipelines.apply(name, spec)
+    first = wait_for(lambda: pipelines.spark_applications(), what="the first run")[0]
+    pipelines.set_state(first["metadata"]["name"], "RUNNING")
+    wait_for(lambda: pipelines.status(name).get("phase") == "Training", what="phase Training")
+    write_batch(hdfs_client, hdfs_dir, "batch-0002")
+    return first
+
+
 def test_replace_deletes_the_run_in_progress_and_starts_one_covering_its_batches(
     operator: Operator,
     pipelines: Pipelines,
     hdfs_client: Any,
     hdfs_dir: str,
-    valid_spec: dict[str, Any],
-    stack: dict[str, str],
+    watching_hdfs_dir: dict[str, Any],
 ) -> None:
-    data = {"uri": f"{stack['HDFS_URI']}{hdfs_dir}", "pollInterval": "1s"}
-    write_batch(hdfs_client, hdfs_dir, "batch-0001")
-    pipelines.apply("replacing", {**valid_spec, "data": data, "concurrencyPolicy": "Replace"})
-    first = wait_for(lambda: pipelines.spark_applications(), what="the first run")[0]
+    spec = {**watching_hdfs_dir, "concurrencyPolicy": "Replace"}
+    first = run_in_progress_when_a_batch_lands(pipelines, hdfs_client, hdfs_dir, "replacing", spec)
     first_name = first["metadata"]["name"]
-    pipelines.set_state(first_name, "RUNNING")
-    wait_for(lambda: pipelines.status("replacing").get("phase") == "Training", what="Training")
 
-    write_batch(hdfs_client, hdfs_dir, "batch-0002")
     [second] = wait_for(
         lambda: (
             (apps := pipelines.spark_applications())
@@ -323,20 +335,15 @@ def test_allow_starts_a_run_for_new_batches_beside_the_one_in_progress(
     pipelines: Pipelines,
     hdfs_client: Any,
     hdfs_dir: str,
-    valid_spec: dict[str, Any],
-    stack: dict[str, str],
+    watching_hdfs_dir: dict[str, Any],
 ) -> None:
-    data = {"uri": f"{stack['HDFS_URI']}{hdfs_dir}", "pollInterval": "1s"}
-    write_batch(hdfs_client, hdfs_dir, "batch-0001")
-    pipelines.apply("allowing", {**valid_spec, "data": data, "concurrencyPolicy": "Allow"})
-    first = wait_for(lambda: pipelines.spark_applications(), what="the first run")[0]
-    pipelines.set_state(first["metadata"]["name"], "RUNNING")
-    wait_for(lambda: pipelines.status("allowing").get("phase") == "Training", what="Training")
+    spec = {**watching_hdfs_dir, "concurrencyPolicy": "Allow"}
+    first = run_in_progress_when_a_batch_lands(pipelines, hdfs_client, hdfs_dir, "allowing", spec)
 
-    write_batch(hdfs_client, hdfs_dir, "batch-0002")
     apps = wait_for(
         lambda: len(apps := pipelines.spark_applications()) == 2 and apps, what="a second run"
     )
+    assert apps[0]["metadata"]["name"] == first["metadata"]["name"]
     assert [arguments_of(app, "--batch") for app in apps] == [["batch-0001"], ["batch-0002"]]
     assert apps[0]["status"]["applicationState"]["state"] == "RUNNING"
     time.sleep(2)
@@ -349,16 +356,14 @@ def test_without_the_spark_operator_a_pipeline_says_how_to_install_it_and_recove
     pipelines: Pipelines,
     hdfs_client: Any,
     hdfs_dir: str,
-    valid_spec: dict[str, Any],
-    stack: dict[str, str],
+    watching_hdfs_dir: dict[str, Any],
     stack_config: StackConfig,
     k8s_api: client.ApiClient,
 ) -> None:
     write_batch(hdfs_client, hdfs_dir, "batch-0001")
     kubectl("delete", "crd", SPARK_APPLICATIONS_CRD, "--wait=true", "--timeout=60s")
     try:
-        data = {"uri": f"{stack['HDFS_URI']}{hdfs_dir}", "pollInterval": "1s"}
-        pipelines.apply("no-spark", {**valid_spec, "data": data})
+        pipelines.apply("no-spark", watching_hdfs_dir)
         ready = wait_for(
             lambda: (
                 (c := pipelines.condition("no-spark", "Ready"))
