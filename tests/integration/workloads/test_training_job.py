@@ -5,6 +5,8 @@ registered PipelineModel that loads and scores, the cleaned train set exported t
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -72,7 +74,7 @@ def test_runs_started_by_the_operator_train_register_and_face_the_champion(
     namespace: str,
     crds: None,
     k8s_api: client.ApiClient,
-    start_operator: Callable[[str], Operator],
+    start_operator: Callable[..., Operator],
     mlflow_client: Any,
     spark: Any,
 ) -> None:
@@ -180,12 +182,38 @@ def test_runs_started_by_the_operator_train_register_and_face_the_champion(
             mlflow_client.delete_registered_model(model_name)
 
 
-def test_a_batch_missing_columns_fails_the_run_and_registers_nothing(
-    stack, hdfs_client, run_spark_application, mlflow_client, tmp_path: Path
+def batch_without_prices(directory: Path, rows: int) -> str:
+    """Generated listings in the published format, every price "--"."""
+    generated = directory / "generated.csv"
+    write_csv(generated, rows, seed=3)
+    with generated.open(newline="", encoding="utf-8") as source:
+        listings = list(csv.DictReader(source))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({**listing, "price": "--"} for listing in listings)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("batch", "reason"),
+    [
+        (
+            lambda _: ",".join(name for name in COLUMNS if name not in ("price", "year")) + "\n",
+            "input lacks required columns: price, year",
+        ),
+        (
+            lambda directory: batch_without_prices(directory, 20),
+            "every row was rejected (20 price_missing)",
+        ),
+    ],
+    ids=["missing-columns", "every-row-rejected"],
+)
+def test_a_bad_batch_fails_the_run_with_the_reason_and_registers_nothing(
+    stack, hdfs_client, run_spark_application, mlflow_client, tmp_path: Path, batch, reason
 ):
     root = f"/test-bad-batch-{uuid.uuid4().hex[:8]}"
-    header = ",".join(name for name in COLUMNS if name not in ("price", "year"))
-    hdfs_client.write(f"{root}/batch-0001/part-00000.csv", data=f"{header}\n")
+    hdfs_client.write(f"{root}/batch-0001/part-00000.csv", data=batch(tmp_path))
     hdfs_client.write(f"{root}/batch-0001/_SUCCESS", data="")
     model_name = f"used-cars-{uuid.uuid4().hex[:8]}"
     try:
@@ -198,11 +226,9 @@ def test_a_batch_missing_columns_fails_the_run_and_registers_nothing(
         hdfs_client.delete(root, recursive=True)
     assert seen[-1] == "FAILED"
     message = app["status"]["applicationState"]["errorMessage"]
-    assert message == (
-        "driver failed with exit code 1: training failed: input lacks required columns: price, year"
-    )
+    assert message == f"driver failed with exit code 1: training failed: {reason}"
     experiment = mlflow_client.get_experiment_by_name(f"tests-{model_name}")
     [run] = mlflow_client.search_runs([experiment.experiment_id])
     assert run.info.status == "FAILED"
-    assert run.data.tags["failure_reason"] == "input lacks required columns: price, year"
+    assert run.data.tags["failure_reason"] == reason
     assert mlflow_client.search_model_versions(f"name='{model_name}'") == []
