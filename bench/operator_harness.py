@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -26,9 +25,8 @@ from typing import Any
 from continuum_operator import api
 from kubernetes import client, config
 from localstack.config import REPO_DIR
-from localstack.harness import SERVICE_ACCOUNT, Operator, kubectl, operator_identity
+from localstack.harness import SERVICE_ACCOUNT, Operator, kubectl, metric_sum, operator_identity
 from localstack.spark_standin import SKIP_LABEL
-from prometheus_client.parser import text_string_to_metric_families
 
 BENCH_LABEL = {"app.kubernetes.io/part-of": "continuum-bench"}
 
@@ -218,24 +216,9 @@ def ensure_running(operator: Operator) -> None:
 # --- Prometheus metrics: the operator's and the API server's ---------------------------------
 
 
-def metric_sum(text: str, name: str, **labels: str) -> float:
-    """The sum of the samples `name` whose labels include `labels`, in exposition text."""
-    total = 0.0
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and labels.items() <= sample.labels.items():
-                total += sample.value
-    return total
-
-
 def metric_delta(before: str, after: str, name: str, **labels: str) -> float:
     """How much a counter grew between two scrapes."""
     return metric_sum(after, name, **labels) - metric_sum(before, name, **labels)
-
-
-def operator_metrics(operator: Operator) -> str:
-    with urllib.request.urlopen(operator.url("metrics"), timeout=10) as response:
-        return response.read().decode()
 
 
 def apiserver_metrics() -> str:

@@ -43,7 +43,6 @@ from operator_harness import (
     ensure_running,
     kube_objects,
     metric_delta,
-    operator_metrics,
     pipeline_body,
     running_operator,
     wait_until_ready,
@@ -139,7 +138,7 @@ def measure(
     )
     try:
         wait_until_ready(objects, namespace.name, samples, 120, operator, selector)
-        before = operator_metrics(operator)
+        before = operator.metrics()
         window = max(float(interval), samples * MARKER_SPACING)
         schedule = sorted((rng.uniform(0, window), name) for name in names)
         written: dict[str, float] = {}
@@ -157,7 +156,7 @@ def measure(
                 ensure_running(operator)
                 time.sleep(0.2)
             seen = dict(applications.seen)
-        after = operator_metrics(operator)
+        after = operator.metrics()
     finally:
         delete_pipelines(objects, namespace.name, selector)
     missing = sorted(set(names) - seen.keys())

@@ -42,7 +42,6 @@ from operator_harness import (
     kube_objects,
     list_pipelines,
     metric_delta,
-    operator_metrics,
     pipeline_body,
     running_operator,
     wait_until_ready,
@@ -95,7 +94,7 @@ def main() -> int:
             ready_seconds = wait_until_ready(objects, namespace.name, args.pipelines, 600, operator)
             startup_cpu = cpu_seconds(pid)
             time.sleep(args.poll_interval)
-            start = Snapshot(pid, operator_metrics(operator))
+            start = Snapshot(pid, operator.metrics())
             rss_samples = []
             while time.monotonic() < start.at + args.window:
                 ensure_running(operator)
@@ -103,7 +102,7 @@ def main() -> int:
                 time.sleep(
                     min(RSS_SAMPLE_SECONDS, max(0.0, start.at + args.window - time.monotonic()))
                 )
-            end = Snapshot(pid, operator_metrics(operator))
+            end = Snapshot(pid, operator.metrics())
             peak_rss = memory_mb(pid, "VmHWM")
             still_ready = sum(map(is_ready, list_pipelines(objects, namespace.name)))
         finally:
@@ -160,12 +159,9 @@ def main() -> int:
             "rss_met": peak_rss <= RSS_GOAL_MB,
         },
         "notes": [
-            "a pipeline that has processed no batch yet (these) gets one status PATCH per "
-            "pass that changes nothing: its status holds batches.watermark=null, which a merge "
-            "patch drops, so every pass sees a difference; two of the requests per pass are the "
-            "GET of the pipeline and the LIST of its SparkApplications",
-            "the operator's ClusterRole is manifests/rbac.yaml's plus list/watch on namespaces, "
-            "which kopf needs in named namespaces (-n) and that file lacks",
+            "a steady-state pass reads the pipeline (GET) and lists its SparkApplications (LIST); "
+            "it writes status only when something changed",
+            "the operator runs as its ServiceAccount, under the ClusterRole of manifests/rbac.yaml",
         ],
         "methods": {
             "cpu": "utime+stime delta of /proc/<pid>/stat over the window",

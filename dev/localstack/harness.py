@@ -4,6 +4,7 @@ killed and restarted."""
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from localstack.config import REPO_DIR
 
@@ -48,6 +50,21 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30, what: str = "con
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.2)
+
+
+def _established(crd: str) -> bool:
+    done = kubectl("get", "crd", crd, "-o", "json", check=False)
+    if done.returncode != 0:
+        return False
+    conditions = (json.loads(done.stdout).get("status") or {}).get("conditions") or ()
+    return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+
+
+def wait_until_established(*crds: str, timeout: float = 60) -> None:
+    """Until every named CRD serves its resource. (`kubectl wait` fails at once instead of
+    waiting while a new CRD has no conditions yet.)"""
+    for crd in crds:
+        wait_for(lambda crd=crd: _established(crd), timeout=timeout, what=f"CRD {crd} established")
 
 
 def _cluster_role(name: str) -> dict[str, Any]:
@@ -122,6 +139,16 @@ def operator_identity(
         kubectl("delete", "--wait=false", "--ignore-not-found", "-f", "-", stdin=manifest)
 
 
+def metric_sum(text: str, name: str, **labels: str) -> float:
+    """The sum of the samples `name` whose labels include `labels`, in exposition text."""
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    )
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -129,12 +156,21 @@ def free_port() -> int:
 
 
 class Operator:
-    """`continuum operator -n NAMESPACE` as a subprocess that a test may kill and restart."""
+    """`continuum operator -n NAMESPACE` as a subprocess that a test may kill and restart;
+    standalone, or one replica among others when `peering` names their peering object and this
+    replica's priority."""
 
-    def __init__(self, namespace: str, env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self,
+        namespace: str,
+        env: dict[str, str],
+        log: Path,
+        peering: tuple[str, int] | None = None,
+    ) -> None:
         self.namespace = namespace
         self.env = env
         self.log = log
+        self.peering = peering
         self.liveness_port = free_port()
         self.metrics_port = free_port()
         self.process: subprocess.Popen | None = None
@@ -143,7 +179,11 @@ class Operator:
         command = [
             sys.executable, "-m", "continuum_operator.cli", "operator",
             "--namespace", self.namespace,
-            "--standalone",
+            *(
+                ["--peering", self.peering[0], "--priority", str(self.peering[1])]
+                if self.peering
+                else ["--standalone"]
+            ),
             "--liveness", f"http://127.0.0.1:{self.liveness_port}/healthz",
             "--metrics-port", str(self.metrics_port),
             "--log-format", "json",
@@ -164,6 +204,11 @@ class Operator:
     def url(self, what: str) -> str:
         port = self.liveness_port if what == "healthz" else self.metrics_port
         return f"http://127.0.0.1:{port}/{what}"
+
+    def metrics(self) -> str:
+        """The operator's Prometheus metrics, as exposition text."""
+        with urllib.request.urlopen(self.url("metrics"), timeout=10) as response:
+            return response.read().decode()
 
     def kill(self) -> None:
         """SIGKILL: no chance to clean up, as when a node dies."""

@@ -12,17 +12,14 @@ from pathlib import Path
 import pytest
 from continuum_operator import api
 from localstack.config import REPO_DIR
-from localstack.harness import Operator, kubectl, operator_identity
+from localstack.harness import Operator, kubectl, operator_identity, wait_until_established
 
 
 @pytest.fixture(scope="session")
 def crds(stack: dict[str, str]) -> None:
     kubectl("apply", "-k", str(REPO_DIR / "crds"))
-    kubectl(
-        "wait",
-        "--for=condition=Established",
-        f"crd/{api.TRAINING_PIPELINES}.{api.GROUP}",
-        f"crd/{api.SERVING_DEPLOYMENTS}.{api.GROUP}",
+    wait_until_established(
+        f"{api.TRAINING_PIPELINES}.{api.GROUP}", f"{api.SERVING_DEPLOYMENTS}.{api.GROUP}"
     )
 
 
@@ -45,19 +42,20 @@ def operator_kubeconfig(
 @pytest.fixture
 def start_operator(
     stack: dict[str, str], operator_kubeconfig: Path, tmp_path: Path
-) -> Iterator[Callable[[str], Operator]]:
-    """Starts `continuum operator -n NAMESPACE` as the operator's ServiceAccount; every operator
-    started is stopped after the test."""
+) -> Iterator[Callable[..., Operator]]:
+    """Starts `continuum operator -n NAMESPACE` as the operator's ServiceAccount (standalone, or
+    with `peering=(name, priority)`); every operator started is stopped after the test."""
     started: list[Operator] = []
 
-    def start(namespace: str) -> Operator:
+    def start(namespace: str, peering: tuple[str, int] | None = None) -> Operator:
         env = {
             **os.environ,
             **stack,
             "KUBECONFIG": str(operator_kubeconfig),
             "PYTHONPATH": str(REPO_DIR / "operator"),
         }
-        operator = Operator(namespace, env, tmp_path / f"operator-{namespace}.log")
+        log = tmp_path / f"operator-{len(started)}.log"
+        operator = Operator(namespace, env, log, peering)
         operator.start()
         started.append(operator)
         return operator

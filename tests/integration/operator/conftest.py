@@ -22,7 +22,7 @@ def tp_namespace(k8s_api: client.ApiClient, namespace: str, crds: None) -> str:
 
 
 @pytest.fixture
-def operator(tp_namespace: str, start_operator: Callable[[str], Operator]) -> Operator:
+def operator(tp_namespace: str, start_operator: Callable[..., Operator]) -> Operator:
     return start_operator(tp_namespace)
 
 

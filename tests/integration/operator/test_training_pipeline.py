@@ -6,16 +6,22 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import yaml
 from continuum_operator.api import MLFLOW_RUN_ID_TAG, SPARK_APPLICATIONS_CRD
-from kubernetes import client
 from localstack.components import SparkOperatorStandIn
-from localstack.config import StackConfig
-from localstack.harness import Operator, kubectl, wait_for
+from localstack.config import REPO_DIR, StackConfig
+from localstack.harness import (
+    Operator,
+    kubectl,
+    metric_sum,
+    wait_for,
+    wait_until_established,
+)
 from pipeline_harness import Pipelines
 
 
@@ -228,8 +234,7 @@ def test_batches_become_runs_that_promote_or_reject_in_mlflow(
     assert table[0].split() == ["NAME", "PHASE", "LAST-BATCH", "MODEL-VERSION", "READY", "AGE"]
     assert table[1].split()[:5] == [name, "Idle", "batch-0003", second_version, "True"]
 
-    with urllib.request.urlopen(operator.url("metrics"), timeout=5) as response:
-        exposition = response.read().decode()
+    exposition = operator.metrics()
     assert 'continuum_training_runs_started_total{trigger="NewData"}' in exposition
     assert "continuum_batch_marker_to_run_seconds_count" in exposition
 
@@ -358,7 +363,6 @@ def test_without_the_spark_operator_a_pipeline_says_how_to_install_it_and_recove
     hdfs_dir: str,
     watching_hdfs_dir: dict[str, Any],
     stack_config: StackConfig,
-    k8s_api: client.ApiClient,
 ) -> None:
     write_batch(hdfs_client, hdfs_dir, "batch-0001")
     kubectl("delete", "crd", SPARK_APPLICATIONS_CRD, "--wait=true", "--timeout=60s")
@@ -382,17 +386,7 @@ def test_without_the_spark_operator_a_pipeline_says_how_to_install_it_and_recove
         assert len(warnings) == 1 and warnings[0][0] == "Warning"
     finally:
         SparkOperatorStandIn(stack_config).prepare()  # installs the CRD as the stack does
-        crds = client.ApiextensionsV1Api(k8s_api)
-        wait_for(
-            lambda: any(
-                condition.type == "Established" and condition.status == "True"
-                for condition in crds.read_custom_resource_definition(
-                    SPARK_APPLICATIONS_CRD
-                ).status.conditions
-                or ()
-            ),
-            what="the SparkApplication CRD established",
-        )
+        wait_until_established(SPARK_APPLICATIONS_CRD)
 
     # The spark-operator arrives: the waiting batch gets its run, without a restart.
     [app] = wait_for(lambda: pipelines.spark_applications(), timeout=30, what="the run")
@@ -402,3 +396,53 @@ def test_without_the_spark_operator_a_pipeline_says_how_to_install_it_and_recove
         what="Ready=True",
     )
     assert ready["reason"] == "Watching"
+
+
+def reconciles(operator: Operator) -> float:
+    return metric_sum(operator.metrics(), "continuum_reconciles_total")
+
+
+@pytest.fixture(scope="session")
+def peering_crds(stack: dict[str, str]) -> None:
+    """kopf's peering CRDs, from manifests/peering.yaml."""
+    documents = yaml.safe_load_all((REPO_DIR / "manifests" / "peering.yaml").read_text())
+    crds = [doc for doc in documents if doc["kind"] == "CustomResourceDefinition"]
+    kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(crds))
+    wait_until_established(*(crd["metadata"]["name"] for crd in crds))
+
+
+@pytest.fixture
+def peering(tp_namespace: str, peering_crds: None) -> Iterator[str]:
+    """A peering object of a name of its own, as manifests/peering.yaml makes `continuum`: the
+    ClusterKopfPeering, and with `-n` the KopfPeering in the served namespace."""
+    name = f"continuum-{uuid.uuid4().hex[:6]}"
+    objects = yaml.safe_dump_all(
+        [
+            {"apiVersion": "kopf.dev/v1", "kind": kind, "metadata": metadata}
+            for kind, metadata in (
+                ("ClusterKopfPeering", {"name": name}),
+                ("KopfPeering", {"name": name, "namespace": tp_namespace}),
+            )
+        ]
+    )
+    kubectl("apply", "-f", "-", stdin=objects)
+    yield name
+    kubectl("delete", "--ignore-not-found", "-f", "-", stdin=objects)
+
+
+def test_of_two_replicas_only_one_acts_and_the_other_takes_over_when_it_stops(
+    start_operator: Callable[..., Operator],
+    tp_namespace: str,
+    peering: str,
+    pipelines: Pipelines,
+    watching_hdfs_dir: dict[str, Any],
+) -> None:
+    active = start_operator(tp_namespace, peering=(peering, 200))
+    standby = start_operator(tp_namespace, peering=(peering, 100))
+    pipelines.apply("replicated", watching_hdfs_dir)
+    wait_for(lambda: reconciles(active) >= 5, what="passes by the higher-priority replica")
+    assert reconciles(standby) == 0
+    assert standby.alive()
+
+    active.stop()  # a graceful exit withdraws it from the peering
+    wait_for(lambda: reconciles(standby) >= 3, timeout=90, what="the other replica taking over")
