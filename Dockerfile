@@ -10,7 +10,8 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY operator/ operator/
 COPY workloads/ workloads/
-# A virtualenv is copied whole into the runtime stage: no compiler or pip cache there.
+# A virtualenv is copied whole into the runtime stage: no compiler or pip cache there. Only the
+# operator's dependencies: Spark, pandas and MLflow's server belong to the training image.
 RUN python -m venv /opt/continuum \
  && /opt/continuum/bin/pip install .
 

@@ -3,6 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 VENV ?= .venv
+OPERATOR_VENV := .venv-operator
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 STACK := PYTHONPATH=dev $(PY) -m localstack
@@ -12,6 +13,9 @@ STACK := PYTHONPATH=dev $(PY) -m localstack
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
+# Two environments: .venv holds everything (workloads, the local stack's MLflow server, dev
+# tools); .venv-operator holds what the operator image holds, and runs the operator in tests and
+# benchmarks, so they prove it needs nothing more and measure it as deployed.
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "missing prerequisite: $(PYTHON) (install Python 3.11)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +23,13 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed ## create .venv and install Continuum with its dev dependencies
+$(OPERATOR_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(OPERATOR_VENV)
+	$(OPERATOR_VENV)/bin/pip install --quiet --upgrade pip
+	$(OPERATOR_VENV)/bin/pip install --quiet -e .
+	touch $@
+
+install: $(VENV)/.installed $(OPERATOR_VENV)/.installed ## create .venv (everything) and .venv-operator (the operator's image contents)
 
 lint: install ## ruff check and format check
 	$(VENV)/bin/ruff check .

@@ -24,7 +24,6 @@ from typing import Any
 
 from continuum_operator import api
 from kubernetes import client, config
-from localstack.config import REPO_DIR
 from localstack.harness import SERVICE_ACCOUNT, Operator, kubectl, metric_sum, operator_identity
 from localstack.spark_standin import SKIP_LABEL
 
@@ -193,7 +192,6 @@ def running_operator(
     operator_env = {
         **env,
         "KUBECONFIG": str(namespace.operator_kubeconfig),
-        "PYTHONPATH": str(REPO_DIR / "operator"),
     }
     operator = Operator(namespace.name, operator_env, workdir / "operator.log")
     operator.start()

@@ -8,7 +8,6 @@ import json
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -22,6 +21,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from localstack.config import REPO_DIR
 
 SERVICE_ACCOUNT = "continuum-operator"
+OPERATOR_PYTHON = REPO_DIR / ".venv-operator" / "bin" / "python"
+"""The operator's own environment (`make install`): what its image holds, without Spark, pandas
+or MLflow's server, so whatever runs the operator from it proves it needs nothing more."""
 
 
 class KubectlError(RuntimeError):
@@ -176,8 +178,10 @@ class Operator:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
+        if not OPERATOR_PYTHON.exists():
+            raise RuntimeError(f"{OPERATOR_PYTHON} is missing: `make install` creates it")
         command = [
-            sys.executable, "-m", "continuum_operator.cli", "operator",
+            str(OPERATOR_PYTHON), "-m", "continuum_operator.cli", "operator",
             "--namespace", self.namespace,
             *(
                 ["--peering", self.peering[0], "--priority", str(self.peering[1])]

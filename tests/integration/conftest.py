@@ -48,12 +48,7 @@ def start_operator(
     started: list[Operator] = []
 
     def start(namespace: str, peering: tuple[str, int] | None = None) -> Operator:
-        env = {
-            **os.environ,
-            **stack,
-            "KUBECONFIG": str(operator_kubeconfig),
-            "PYTHONPATH": str(REPO_DIR / "operator"),
-        }
+        env = {**os.environ, **stack, "KUBECONFIG": str(operator_kubeconfig)}
         log = tmp_path / f"operator-{len(started)}.log"
         operator = Operator(namespace, env, log, peering)
         operator.start()

@@ -76,6 +76,13 @@ def _run(args: argparse.Namespace) -> int:
     """Runs the chosen action; a bad path, URI or input is a one-line error, not a traceback."""
     try:
         return args.perform(args)
+    except ModuleNotFoundError as error:
+        print(
+            f"continuum data {args.action}: needs {error.name}, which comes with Continuum's "
+            "workloads extra: pip install 'continuum[workloads]'",
+            file=sys.stderr,
+        )
+        return 1
     except (OSError, ValueError) as error:
         print(f"continuum data {args.action}: {error}", file=sys.stderr)
         return 1
