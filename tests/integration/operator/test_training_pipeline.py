@@ -384,11 +384,21 @@ def test_without_the_spark_operator_a_pipeline_says_how_to_install_it_and_recove
             event for event in pipelines.events("no-spark") if event[1] == "SparkOperatorMissing"
         ]
         assert len(warnings) == 1 and warnings[0][0] == "Warning"
+
+        # From now on the pipeline's own loop would sleep for an hour: only the CRD appearing
+        # can wake it in time.
+        slow = {**watching_hdfs_dir, "data": {**watching_hdfs_dir["data"], "pollInterval": "1h"}}
+        pipelines.apply("no-spark", slow)
+        generation = pipelines.get("no-spark")["metadata"]["generation"]
+        wait_for(
+            lambda: pipelines.status("no-spark").get("observedGeneration") == generation,
+            what="the pass that saw the hourly interval",
+        )
     finally:
         SparkOperatorStandIn(stack_config).prepare()  # installs the CRD as the stack does
         wait_until_established(SPARK_APPLICATIONS_CRD)
 
-    # The spark-operator arrives: the waiting batch gets its run, without a restart.
+    # The spark-operator arrives: the waiting batch gets its run at once, without a restart.
     [app] = wait_for(lambda: pipelines.spark_applications(), timeout=30, what="the run")
     assert arguments_of(app, "--batch") == ["batch-0001"]
     ready = wait_for(
