@@ -30,6 +30,7 @@ from continuum_operator.history import (
     Phase,
     Promotion,
     RunRecord,
+    bounded,
     current_run,
     last_model_version,
     observe,
@@ -251,14 +252,13 @@ class Reconciler:
             state = plan.state
 
         records = [RunRecord.from_status(raw) for raw in status.get("runs") or ()]
-        update = observe(records, runs, limit=spec.history_limit, now=now)
+        update = observe(records, runs, now=now)
         result.events += filter(None, map(_run_event, update.changed))
-        history = self._settle(spec, update.history, conditions, result)
-
-        settled = {record.name for record in history if record.settled}
-        for pruned in spark_applications_to_delete(runs, limit=spec.history_limit, settled=settled):
+        settled = self._settle(spec, update.history, conditions, result)
+        for pruned in spark_applications_to_delete(runs, settled, limit=spec.history_limit):
             self._kube.delete_spark_application(namespace, pruned)
             result.events.append(Event("RunPruned", f"deleted finished run {pruned}"))
+        history = bounded(settled, spec.history_limit)
 
         failing = [
             item for item in conditions.items if item["type"] != READY and item["status"] == "False"

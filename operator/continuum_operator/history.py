@@ -131,13 +131,13 @@ def _record_of(run: ObservedRun, known: RunRecord | None) -> RunRecord:
 @dataclass(frozen=True)
 class HistoryUpdate:
     history: tuple[RunRecord, ...]
-    """Newest first: every unfinished run, then at most `limit` finished ones."""
+    """Newest first: every run recorded or observed; `bounded` cuts it to what status keeps."""
     changed: tuple[RunRecord, ...]
     """Runs that are new or changed state: one Event each."""
 
 
 def observe(
-    history: Sequence[RunRecord], runs: Sequence[ObservedRun], *, limit: int, now: datetime
+    history: Sequence[RunRecord], runs: Sequence[ObservedRun], *, now: datetime
 ) -> HistoryUpdate:
     """`runs` must be all of the pipeline's SparkApplications: an unfinished run missing from them
     was deleted, and is recorded as aborted."""
@@ -161,12 +161,14 @@ def observe(
         if name not in known or known[name].state is not record.state
     )
     newest_first = sorted(updated.values(), key=lambda r: r.start_time or EPOCH, reverse=True)
-    unfinished = [record for record in newest_first if not record.finished]
-    finished = [record for record in newest_first if record.finished][:limit]
-    kept = {record.name for record in unfinished + finished}
-    return HistoryUpdate(
-        history=tuple(record for record in newest_first if record.name in kept), changed=changed
-    )
+    return HistoryUpdate(history=tuple(newest_first), changed=changed)
+
+
+def bounded(history: Sequence[RunRecord], limit: int) -> tuple[RunRecord, ...]:
+    """What status keeps of a newest-first history: the newest `limit` finished runs, and every
+    run not settled yet (in progress, or succeeded and waiting for its promotion decision)."""
+    newest = [record.name for record in history if record.finished][:limit]
+    return tuple(record for record in history if not record.settled or record.name in newest)
 
 
 def with_outcome(

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 
+from continuum_operator.history import RunRecord, bounded
 from continuum_operator.runs import ObservedRun
-from continuum_operator.times import EPOCH
 
 
 def spark_applications_to_delete(
-    runs: Sequence[ObservedRun], *, limit: int, settled: Collection[str]
+    runs: Sequence[ObservedRun], history: Sequence[RunRecord], *, limit: int
 ) -> list[str]:
-    """Finished runs beyond the newest `limit`, oldest first. Only runs named in `settled` (their
-    outcome is in the pipeline's status) are deleted: the SparkApplication may be the only place
-    left that knows how a run ended. Runs in progress are never deleted here."""
-    finished = sorted(
-        (run for run in runs if run.finished),
-        key=lambda run: (run.terminated or run.created or EPOCH, run.name),
-        reverse=True,
-    )
-    return [run.name for run in reversed(finished[limit:]) if run.name in settled]
+    """The SparkApplications of finished runs that fall outside the status's bounded history,
+    oldest first. `history` is the whole newest-first history of this pass (`history.observe`),
+    so the cut here is the one status makes. Only settled runs (their outcome is in status) are
+    deleted: the SparkApplication may be the only place left that knows how a run ended. Runs in
+    progress are never deleted here."""
+    kept = {record.name for record in bounded(history, limit)}
+    finished = {run.name for run in runs if run.finished}
+    return [
+        record.name
+        for record in reversed(history)
+        if record.name in finished and record.settled and record.name not in kept
+    ]

@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -356,6 +357,76 @@ def test_allow_starts_a_run_for_new_batches_beside_the_one_in_progress(
     assert set(history(pipelines, "allowing")) == {app["metadata"]["name"] for app in apps}
 
 
+def polling_hourly(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec with an hourly poll: a pass within the test's time is woken by something else."""
+    return {**spec, "data": {**spec["data"], "pollInterval": "1h"}}
+
+
+def daily_schedule_ticking_within_a_minute() -> tuple[str, datetime]:
+    """A daily cron schedule whose one tick today comes 10 to 70 s from now, and that tick."""
+    tick = (datetime.now(UTC) + timedelta(seconds=70)).replace(second=0, microsecond=0)
+    return f"{tick.minute} {tick.hour} * * *", tick
+
+
+def test_a_schedule_tick_starts_a_run_and_finished_runs_beyond_the_history_limit_are_pruned(
+    operator: Operator, pipelines: Pipelines, watching_hdfs_dir: dict[str, Any]
+) -> None:
+    schedule, tick = daily_schedule_ticking_within_a_minute()
+    spec = {
+        **polling_hourly(watching_hdfs_dir),
+        "trigger": {"schedule": schedule},
+        "historyLimit": 1,
+    }
+    pipelines.apply("scheduled", spec)
+    wait_for(lambda: pipelines.status("scheduled").get("phase") == "Pending", what="phase Pending")
+    assert pipelines.spark_applications() == []
+
+    [scheduled] = wait_for(lambda: pipelines.spark_applications(), timeout=100, what="the tick")
+    annotations = scheduled["metadata"]["annotations"]
+    assert annotations["continuum.ml/triggers"] == "Schedule"
+    assert annotations["continuum.ml/schedule-time"] == tick.strftime("%Y-%m-%dT%H:%M:%SZ")
+    started = datetime.fromisoformat(scheduled["metadata"]["creationTimestamp"])
+    assert started >= tick
+    scheduled_name = scheduled["metadata"]["name"]
+    pipelines.set_state(scheduled_name, "FAILED", error="no input")
+    wait_for(lambda: pipelines.status("scheduled").get("phase") == "Failed", what="phase Failed")
+    assert (
+        pipelines.status("scheduled")["lastScheduleTime"]
+        == annotations["continuum.ml/schedule-time"]
+    )
+
+    kubectl("annotate", "tp", "scheduled", "continuum.ml/retrain=again", "-n", pipelines.namespace)
+    [retrain] = wait_for(
+        lambda: [
+            a for a in pipelines.spark_applications() if a["metadata"]["name"] != scheduled_name
+        ],
+        what="the retrain run",
+    )
+    assert retrain["metadata"]["annotations"]["continuum.ml/triggers"] == "Manual"
+    wait_for(
+        lambda: pipelines.status("scheduled").get("currentRun") == retrain["metadata"]["name"],
+        what="the retrain run as the current run",
+    )
+
+    # The retrain run finishes: the tick's run falls out of the one-run history, and its
+    # SparkApplication goes with it.
+    pipelines.set_state(retrain["metadata"]["name"], "FAILED", error="no input")
+    wait_for(
+        lambda: (
+            [a["metadata"]["name"] for a in pipelines.spark_applications()]
+            == [retrain["metadata"]["name"]]
+        ),
+        what="the tick's SparkApplication to be pruned",
+    )
+    runs = wait_for(lambda: (r := history(pipelines, "scheduled")) and len(r) == 1 and r)
+    assert list(runs) == [retrain["metadata"]["name"]]
+    pruned = [m for _, reason, m in pipelines.events("scheduled") if reason == "RunPruned"]
+    assert pruned == [f"deleted finished run {scheduled_name}"]
+    time.sleep(2)  # later passes find nothing more to prune or to start
+    assert len(pipelines.spark_applications()) == 1
+    assert len([e for e in pipelines.events("scheduled") if e[1] == "RunFailed"]) == 2
+
+
 def test_without_the_spark_operator_a_pipeline_says_how_to_install_it_and_recovers_when_it_is(
     operator: Operator,
     pipelines: Pipelines,
@@ -387,8 +458,7 @@ def test_without_the_spark_operator_a_pipeline_says_how_to_install_it_and_recove
 
         # From now on the pipeline's own loop would sleep for an hour: only the CRD appearing
         # can wake it in time.
-        slow = {**watching_hdfs_dir, "data": {**watching_hdfs_dir["data"], "pollInterval": "1h"}}
-        pipelines.apply("no-spark", slow)
+        pipelines.apply("no-spark", polling_hourly(watching_hdfs_dir))
         generation = pipelines.get("no-spark")["metadata"]["generation"]
         wait_for(
             lambda: pipelines.status("no-spark").get("observedGeneration") == generation,

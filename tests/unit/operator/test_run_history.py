@@ -8,6 +8,7 @@ from continuum_operator.history import (
     Phase,
     Promotion,
     RunRecord,
+    bounded,
     current_run,
     last_model_version,
     observe,
@@ -33,7 +34,7 @@ def run(name: str, spark_state: str, minutes_ago: int, *, error: str | None = No
 
 
 def test_new_run_enters_the_history_and_is_reported_as_changed() -> None:
-    update = observe((), [run("r1", "SUBMITTED", 5)], limit=5, now=NOW)
+    update = observe((), [run("r1", "SUBMITTED", 5)], now=NOW)
 
     (record,) = update.history
     assert record.name == "r1"
@@ -45,10 +46,10 @@ def test_new_run_enters_the_history_and_is_reported_as_changed() -> None:
 
 
 def test_state_change_is_reported_once() -> None:
-    first = observe((), [run("r1", "RUNNING", 5)], limit=5, now=NOW)
+    first = observe((), [run("r1", "RUNNING", 5)], now=NOW)
 
-    same = observe(first.history, [run("r1", "RUNNING", 5)], limit=5, now=NOW)
-    failed = observe(first.history, [run("r1", "FAILED", 5, error="ExitCode: 1")], limit=5, now=NOW)
+    same = observe(first.history, [run("r1", "RUNNING", 5)], now=NOW)
+    failed = observe(first.history, [run("r1", "FAILED", 5, error="ExitCode: 1")], now=NOW)
 
     assert same.changed == ()
     (record,) = failed.changed
@@ -58,7 +59,7 @@ def test_state_change_is_reported_once() -> None:
 
 
 def test_outcome_survives_later_observations_and_pruning_of_the_application() -> None:
-    done = observe((), [run("r1", "COMPLETED", 5)], limit=5, now=NOW).history
+    done = observe((), [run("r1", "COMPLETED", 5)], now=NOW).history
     promoted = Promotion(Decision.PROMOTED, "first model")
     recorded = with_outcome(
         done,
@@ -69,8 +70,8 @@ def test_outcome_survives_later_observations_and_pruning_of_the_application() ->
         promotion=promoted,
     )
 
-    again = observe(recorded, [run("r1", "COMPLETED", 5)], limit=5, now=NOW).history
-    pruned = observe(recorded, [], limit=5, now=NOW).history
+    again = observe(recorded, [run("r1", "COMPLETED", 5)], now=NOW).history
+    pruned = observe(recorded, [], now=NOW).history
 
     for history in (again, pruned):
         (record,) = history
@@ -80,9 +81,9 @@ def test_outcome_survives_later_observations_and_pruning_of_the_application() ->
 
 
 def test_unfinished_run_whose_application_vanished_is_aborted() -> None:
-    running = observe((), [run("r1", "RUNNING", 5)], limit=5, now=NOW).history
+    running = observe((), [run("r1", "RUNNING", 5)], now=NOW).history
 
-    update = observe(running, [], limit=5, now=NOW)
+    update = observe(running, [], now=NOW)
 
     (record,) = update.history
     assert record.state is RunState.ABORTED
@@ -90,13 +91,16 @@ def test_unfinished_run_whose_application_vanished_is_aborted() -> None:
     assert update.changed == (record,)
 
 
-def test_history_is_newest_first_and_bounded_but_keeps_every_run_in_progress() -> None:
-    runs = [run(f"done-{i}", "COMPLETED", 100 - i) for i in range(6)]
-    runs += [run("old-but-running", "RUNNING", 500)]
+def test_history_is_newest_first_and_bounded_but_keeps_every_unsettled_run() -> None:
+    runs = [run(f"failed-{i}", "FAILED", 100 - i) for i in range(6)]
+    runs += [run("old-but-running", "RUNNING", 500), run("old-undecided", "COMPLETED", 400)]
 
-    history = observe((), runs, limit=2, now=NOW).history
+    history = observe((), runs, now=NOW).history
 
-    assert [record.name for record in history] == ["done-5", "done-4", "old-but-running"]
+    assert [record.name for record in history][:3] == ["failed-5", "failed-4", "failed-3"]
+    assert [record.name for record in bounded(history, 2)] == [
+        "failed-5", "failed-4", "old-undecided", "old-but-running",
+    ]  # fmt: skip
 
 
 def test_phase_and_summaries() -> None:
