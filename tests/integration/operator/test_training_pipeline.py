@@ -291,29 +291,37 @@ def test_a_failed_run_is_reported_and_unreachable_dependencies_are_conditions(
     assert len(pipelines.spark_applications()) == 1
 
 
+RunInProgress = Callable[[str, str], dict[str, Any]]
+"""(pipeline name, concurrency policy) → the run in progress when a second batch landed."""
+
+
+@pytest.fixture
 def run_in_progress_when_a_batch_lands(
-    pipelines: Pipelines, hdfs_client: Any, hdfs_dir: str, name: str, spec: dict[str, Any]
-) -> dict[str, Any]:
-    """Applies the pipeline for batch-0001, lets its run reach RUNNING, then lands batch-0002;
-    returns the run in progress."""
-    write_batch(hdfs_client, hdfs_dir, "batch-0001")
-    pipelines.apply(name, spec)
-    first = wait_for(lambda: pipelines.spark_applications(), what="the first run")[0]
-    pipelines.set_state(first["metadata"]["name"], "RUNNING")
-    wait_for(lambda: pipelines.status(name).get("phase") == "Training", what="phase Training")
-    write_batch(hdfs_client, hdfs_dir, "batch-0002")
-    return first
-
-
-def test_replace_deletes_the_run_in_progress_and_starts_one_covering_its_batches(
     operator: Operator,
     pipelines: Pipelines,
     hdfs_client: Any,
     hdfs_dir: str,
     watching_hdfs_dir: dict[str, Any],
+) -> RunInProgress:
+    """Applies a pipeline with the given policy for batch-0001, lets its run reach RUNNING, then
+    lands batch-0002; returns the run in progress."""
+
+    def start(name: str, policy: str) -> dict[str, Any]:
+        write_batch(hdfs_client, hdfs_dir, "batch-0001")
+        pipelines.apply(name, {**watching_hdfs_dir, "concurrencyPolicy": policy})
+        first = wait_for(lambda: pipelines.spark_applications(), what="the first run")[0]
+        pipelines.set_state(first["metadata"]["name"], "RUNNING")
+        wait_for(lambda: pipelines.status(name).get("phase") == "Training", what="phase Training")
+        write_batch(hdfs_client, hdfs_dir, "batch-0002")
+        return first
+
+    return start
+
+
+def test_replace_deletes_the_run_in_progress_and_starts_one_covering_its_batches(
+    pipelines: Pipelines, run_in_progress_when_a_batch_lands: RunInProgress
 ) -> None:
-    spec = {**watching_hdfs_dir, "concurrencyPolicy": "Replace"}
-    first = run_in_progress_when_a_batch_lands(pipelines, hdfs_client, hdfs_dir, "replacing", spec)
+    first = run_in_progress_when_a_batch_lands("replacing", "Replace")
     first_name = first["metadata"]["name"]
 
     [second] = wait_for(
@@ -337,14 +345,9 @@ def test_replace_deletes_the_run_in_progress_and_starts_one_covering_its_batches
 
 
 def test_allow_starts_a_run_for_new_batches_beside_the_one_in_progress(
-    operator: Operator,
-    pipelines: Pipelines,
-    hdfs_client: Any,
-    hdfs_dir: str,
-    watching_hdfs_dir: dict[str, Any],
+    pipelines: Pipelines, run_in_progress_when_a_batch_lands: RunInProgress
 ) -> None:
-    spec = {**watching_hdfs_dir, "concurrencyPolicy": "Allow"}
-    first = run_in_progress_when_a_batch_lands(pipelines, hdfs_client, hdfs_dir, "allowing", spec)
+    first = run_in_progress_when_a_batch_lands("allowing", "Allow")
 
     apps = wait_for(
         lambda: len(apps := pipelines.spark_applications()) == 2 and apps, what="a second run"
