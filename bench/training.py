@@ -34,7 +34,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench_harness import hdfs_scratch, load_average, machine, stack_env, workdir, write_result
+from bench_harness import (
+    hdfs_scratch,
+    load_average,
+    machine,
+    memory_mb,
+    stack_env,
+    workdir,
+    write_result,
+)
 from continuum_operator.batches import Batch
 from continuum_operator.runs import RunRequest, RunTrigger
 from continuum_operator.sparkapp import build_spark_application
@@ -82,14 +90,12 @@ def _process_table() -> dict[int, tuple[int, str]]:
     return table
 
 
-def _status_kb(pid: int, field: str) -> int:
+def _memory_mb(pid: int, field: str) -> float:
+    """As `memory_mb`, 0 for a process that exited since it was listed (or a zombie)."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+        return memory_mb(pid, field)
+    except (OSError, KeyError):
+        return 0.0
 
 
 class TreeMemory:
@@ -97,8 +103,8 @@ class TreeMemory:
 
     def __init__(self, root: int) -> None:
         self.root = root
-        self.tree_peak_kb = 0
-        self.jvm_peak_kb = 0
+        self.tree_peak_mb = 0.0
+        self.jvm_peak_mb = 0.0
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -110,9 +116,9 @@ class TreeMemory:
             while frontier:
                 tree |= frontier
                 frontier = {pid for pid, (parent, _) in table.items() if parent in frontier} - tree
-            self.tree_peak_kb = max(self.tree_peak_kb, sum(_status_kb(p, "VmRSS") for p in tree))
+            self.tree_peak_mb = max(self.tree_peak_mb, sum(_memory_mb(p, "VmRSS") for p in tree))
             jvm = [pid for pid in tree if table.get(pid, (0, ""))[1] == "java"]
-            self.jvm_peak_kb = max([self.jvm_peak_kb, *(_status_kb(p, "VmHWM") for p in jvm)])
+            self.jvm_peak_mb = max([self.jvm_peak_mb, *(_memory_mb(p, "VmHWM") for p in jvm)])
             self._done.wait(SAMPLE_SECONDS)
 
     def stop(self) -> None:
@@ -186,8 +192,8 @@ def run_once(env: dict[str, str], mlflow: MlflowClient, data_uri: str, model: st
         mode=mode,
         wall_seconds=wall,
         train_seconds=run.data.metrics["train_seconds"],
-        driver_jvm_peak_rss_mb=memory.jvm_peak_kb / 1024,
-        process_tree_peak_rss_mb=memory.tree_peak_kb / 1024,
+        driver_jvm_peak_rss_mb=memory.jvm_peak_mb,
+        process_tree_peak_rss_mb=memory.tree_peak_mb,
         stack_rmse=run.data.metrics["rmse"],
         loadavg_1m_at_start=load,
     )

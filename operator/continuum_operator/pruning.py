@@ -17,9 +17,9 @@ def spark_applications_to_delete(
     deleted: the SparkApplication may be the only place left that knows how a run ended. Runs in
     progress are never deleted here."""
     kept = {record.name for record in bounded(history, limit)}
-    finished = {run.name for run in runs if run.finished}
+    existing = {run.name for run in runs}
     return [
         record.name
         for record in reversed(history)
-        if record.name in finished and record.settled and record.name not in kept
+        if record.settled and record.name in existing and record.name not in kept
     ]

@@ -36,6 +36,10 @@ class Pipelines:
     def status(self, name: str) -> dict[str, Any]:
         return self.get(name).get("status") or {}
 
+    def runs(self, name: str) -> dict[str, dict[str, Any]]:
+        """The pipeline's run history in status, by run name."""
+        return {run["name"]: run for run in self.status(name).get("runs") or ()}
+
     def condition(self, name: str, type_: str) -> dict[str, Any] | None:
         conditions = self.status(name).get("conditions") or ()
         return next((c for c in conditions if c["type"] == type_), None)

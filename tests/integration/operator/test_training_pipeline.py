@@ -113,13 +113,9 @@ def only_app(pipelines: Pipelines) -> dict[str, Any]:
     return apps[0]
 
 
-def history(pipelines: Pipelines, name: str) -> dict[str, dict[str, Any]]:
-    return {run["name"]: run for run in pipelines.status(name).get("runs") or ()}
-
-
 def decided(pipelines: Pipelines, name: str, run: str) -> dict[str, Any] | None:
     """The run's history record once it carries a promotion decision."""
-    record = history(pipelines, name).get(run)
+    record = pipelines.runs(name).get(run)
     return record if record and record.get("promotion") else None
 
 
@@ -259,8 +255,8 @@ def test_a_failed_run_is_reported_and_unreachable_dependencies_are_conditions(
     pipelines.set_state(app_name, "FAILED", error="no rows left after cleaning")
     record = wait_for(
         lambda: (
-            (history(pipelines, "failing").get(app_name) or {}).get("state") == "Failed"
-            and history(pipelines, "failing")[app_name]
+            (pipelines.runs("failing").get(app_name) or {}).get("state") == "Failed"
+            and pipelines.runs("failing")[app_name]
         )
     )
     assert record["message"] == "no rows left after cleaning"
@@ -334,7 +330,7 @@ def test_replace_deletes_the_run_in_progress_and_starts_one_covering_its_batches
     )
     assert arguments_of(second, "--batch") == ["batch-0001", "batch-0002"]
     replaced = wait_for(
-        lambda: (history(pipelines, "replacing").get(first_name) or {}).get("state") == "Aborted"
+        lambda: (pipelines.runs("replacing").get(first_name) or {}).get("state") == "Aborted"
     )
     assert replaced
     assert pipelines.status("replacing")["currentRun"] == second["metadata"]["name"]
@@ -357,7 +353,7 @@ def test_allow_starts_a_run_for_new_batches_beside_the_one_in_progress(
     assert apps[0]["status"]["applicationState"]["state"] == "RUNNING"
     time.sleep(2)
     assert len(pipelines.spark_applications()) == 2
-    assert set(history(pipelines, "allowing")) == {app["metadata"]["name"] for app in apps}
+    assert set(pipelines.runs("allowing")) == {app["metadata"]["name"] for app in apps}
 
 
 def polling_hourly(spec: dict[str, Any]) -> dict[str, Any]:
@@ -421,7 +417,7 @@ def test_a_schedule_tick_starts_a_run_and_finished_runs_beyond_the_history_limit
         ),
         what="the tick's SparkApplication to be pruned",
     )
-    runs = wait_for(lambda: (r := history(pipelines, "scheduled")) and len(r) == 1 and r)
+    runs = wait_for(lambda: (r := pipelines.runs("scheduled")) and len(r) == 1 and r)
     assert list(runs) == [retrain["metadata"]["name"]]
     pruned = [m for _, reason, m in pipelines.events("scheduled") if reason == "RunPruned"]
     assert pruned == [f"deleted finished run {scheduled_name}"]

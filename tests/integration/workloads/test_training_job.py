@@ -57,7 +57,7 @@ def job_arguments(stack: dict[str, str], data_uri: str, model: str, run_id: str)
 
 def finished_run(pipelines: Pipelines, name: str, run: str) -> dict[str, Any] | None:
     """The run's history record once it is settled: failed, or succeeded with a decision."""
-    record = next((r for r in pipelines.status(name).get("runs") or () if r["name"] == run), None)
+    record = pipelines.runs(name).get(run)
     if record and (record["state"] in ("Failed", "Aborted") or record.get("promotion")):
         return record
     return None
