@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hdfs import InsecureClient
+
 from localstack.config import REPO_DIR, StackConfig
 
 RESULTS_DIR = REPO_DIR / "bench" / "results"

@@ -1,6 +1,6 @@
 """What the operator benchmarks share: the running local stack's addresses, a namespace of their
 own with the operator's identity in it, a scratch directory on HDFS, TrainingPipelines in bulk,
-the operator as a `continuum operator` subprocess, and Prometheus metrics.
+ServingDeployments, the operator as a `continuum operator` subprocess, and Prometheus metrics.
 
 The operator runs as it is deployed: a ServiceAccount bound to the ClusterRole of
 manifests/rbac.yaml, not the stack's admin. That identity also makes its Kubernetes API requests
@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from continuum_operator import api
-from kubernetes import client, config
+from kubernetes import client, config, watch
+
+from continuum_operator.core import api
+from continuum_operator.core.api import Kind
 from localstack.harness import SERVICE_ACCOUNT, Operator, kubectl, metric_sum, operator_identity
 from localstack.spark_standin import SKIP_LABEL
 
@@ -112,32 +115,88 @@ def pipeline_body(
             "data": {"uri": data_uri, "pollInterval": poll_interval},
             # Never run: the namespace is one the stand-in skips, and nothing plays the
             # spark-operator; the benchmarks only look at the SparkApplications being created.
-            "training": {"image": "continuum/training:bench", "sparkVersion": "4.0.0"},
+            "training": {"image": "continuum/training:bench", "sparkVersion": "4.2.0"},
             # The first pass of each pipeline probes the registry once; the model need not exist.
             "mlflow": {"trackingUri": mlflow_uri, "registeredModel": "continuum-bench"},
         },
     }
 
 
-def create_pipelines(
-    objects: client.CustomObjectsApi, namespace: str, bodies: Iterable[dict[str, Any]]
+def serving_body(
+    name: str, model: str, mlflow_uri: str, kafka: str, labels: Mapping[str, str]
+) -> dict[str, Any]:
+    """A ServingDeployment of `model`'s champion; its scorer's pods run on the stack's kwok
+    nodes, where they are Ready at once (nothing scores: the benchmarks look at the operator)."""
+    return {
+        "apiVersion": f"{api.GROUP}/{api.VERSION}",
+        "kind": str(Kind.SERVING_DEPLOYMENT),
+        "metadata": {"name": name, "labels": dict(labels)},
+        "spec": {
+            "model": {"name": model},
+            "mlflow": {"trackingUri": mlflow_uri},
+            "kafka": {
+                "bootstrapServers": kafka,
+                "topics": {
+                    "requests": "requests",
+                    "predictions": "predictions",
+                    "deadLetter": "dl",
+                },
+            },
+            "image": "continuum/serving:bench",
+            "checkpointUri": f"file:///tmp/continuum-bench/{name}",
+        },
+    }
+
+
+@contextmanager
+def registered_models(
+    mlflow_uri: str, count: int, versions: int = 1
+) -> Iterator[tuple[Any, list[str]]]:
+    """`count` registered models of `versions` versions each, the first holding `champion`:
+    (MLflow client, names). Deleted afterwards. The versions have no artifacts: nothing loads them
+    here."""
+    from mlflow import MlflowClient
+
+    mlflow = MlflowClient(mlflow_uri)
+    prefix = f"continuum-bench-{uuid.uuid4().hex[:6]}"
+    names = [f"{prefix}-{index}" for index in range(count)]
+    try:
+        for name in names:
+            mlflow.create_registered_model(name)
+            for _ in range(versions):
+                mlflow.create_model_version(name, f"s3://continuum-bench/{name}/model")
+            mlflow.set_registered_model_alias(name, "champion", "1")
+        yield mlflow, names
+    finally:
+        for name in names:
+            mlflow.delete_registered_model(name)
+
+
+def create_objects(
+    objects: client.CustomObjectsApi,
+    namespace: str,
+    bodies: Iterable[dict[str, Any]],
+    kind: Kind = Kind.TRAINING_PIPELINE,
 ) -> None:
     for body in bodies:
         objects.create_namespaced_custom_object(
-            api.GROUP, api.VERSION, namespace, api.TRAINING_PIPELINES, body
+            api.GROUP, api.VERSION, namespace, kind.plural, body
         )
 
 
-def list_pipelines(
-    objects: client.CustomObjectsApi, namespace: str, selector: str = ""
+def list_objects(
+    objects: client.CustomObjectsApi,
+    namespace: str,
+    selector: str = "",
+    kind: Kind = Kind.TRAINING_PIPELINE,
 ) -> list[dict[str, Any]]:
     return objects.list_namespaced_custom_object(
-        api.GROUP, api.VERSION, namespace, api.TRAINING_PIPELINES, label_selector=selector
+        api.GROUP, api.VERSION, namespace, kind.plural, label_selector=selector
     )["items"]
 
 
-def is_ready(pipeline: Mapping[str, Any]) -> bool:
-    conditions = (pipeline.get("status") or {}).get("conditions") or ()
+def is_ready(body: Mapping[str, Any]) -> bool:
+    conditions = (body.get("status") or {}).get("conditions") or ()
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
@@ -148,34 +207,39 @@ def wait_until_ready(
     timeout: float,
     operator: Operator,
     selector: str = "",
+    kind: Kind = Kind.TRAINING_PIPELINE,
 ) -> float:
-    """Seconds until `count` pipelines are Ready (each has had its first pass)."""
+    """Seconds until `count` objects of `kind` are Ready (each has had its first pass)."""
     began = time.monotonic()
     while True:
-        ready = sum(map(is_ready, list_pipelines(objects, namespace, selector)))
+        ready = sum(map(is_ready, list_objects(objects, namespace, selector, kind)))
         if ready >= count:
             return time.monotonic() - began
         if time.monotonic() - began > timeout:
-            raise RuntimeError(f"{ready}/{count} pipelines Ready after {timeout:.0f} s")
+            raise RuntimeError(f"{ready}/{count} {kind.plural} Ready after {timeout:.0f} s")
         ensure_running(operator)
         time.sleep(2)
 
 
-def delete_pipelines(
-    objects: client.CustomObjectsApi, namespace: str, selector: str = "", timeout: float = 180
+def delete_objects(
+    objects: client.CustomObjectsApi,
+    namespace: str,
+    selector: str = "",
+    timeout: float = 180,
+    kind: Kind = Kind.TRAINING_PIPELINE,
 ) -> None:
-    """Deletes the pipelines while the operator runs (it removes its finalizers); whatever is left
+    """Deletes the objects while the operator runs (it removes its finalizers); whatever is left
     after `timeout` loses its finalizers, so the namespace can go."""
     objects.delete_collection_namespaced_custom_object(
-        api.GROUP, api.VERSION, namespace, api.TRAINING_PIPELINES, label_selector=selector
+        api.GROUP, api.VERSION, namespace, kind.plural, label_selector=selector
     )
     deadline = time.monotonic() + timeout
-    while list_pipelines(objects, namespace, selector) and time.monotonic() < deadline:
+    while list_objects(objects, namespace, selector, kind) and time.monotonic() < deadline:
         time.sleep(2)
-    for pipeline in list_pipelines(objects, namespace, selector):
+    for body in list_objects(objects, namespace, selector, kind):
         objects.patch_namespaced_custom_object(
-            api.GROUP, api.VERSION, namespace, api.TRAINING_PIPELINES,
-            pipeline["metadata"]["name"], {"metadata": {"finalizers": None}},
+            api.GROUP, api.VERSION, namespace, kind.plural,
+            body["metadata"]["name"], {"metadata": {"finalizers": None}},
             _content_type="application/merge-patch+json",
         )  # fmt: skip
 
@@ -209,6 +273,66 @@ def ensure_running(operator: Operator) -> None:
     assert operator.process is not None
     if operator.process.poll() is not None:
         raise RuntimeError(f"the operator exited with {operator.process.returncode}")
+
+
+# --- Watching objects as the operator changes them --------------------------------------------
+
+
+class ResourceWatch:
+    """Watches what `list_function(*args)` lists, in a thread, from `with` to its end, calling
+    `on_event(type, object as JSON, monotonic arrival time)` for every event but bookmarks."""
+
+    def __init__(
+        self,
+        list_function: Callable[..., Any],
+        *args: Any,
+        on_event: Callable[[str, dict[str, Any], float], None],
+    ) -> None:
+        self._list = list_function
+        self._args = args
+        self._on_event = on_event
+        self._stop = threading.Event()
+        self._listening = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> ResourceWatch:
+        self._thread.start()
+        if not self._listening.wait(30):
+            raise RuntimeError("the watch did not start")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(15)
+
+    def _now(self) -> str:
+        listed = self._list(*self._args)
+        metadata = listed["metadata"] if isinstance(listed, dict) else listed.metadata
+        return (
+            metadata["resourceVersion"] if isinstance(metadata, dict) else metadata.resource_version
+        )
+
+    def _run(self) -> None:
+        version = self._now()
+        self._listening.set()
+        while not self._stop.is_set():
+            try:
+                # Short server-side timeouts so that stopping is quick; bookmarks keep `version`
+                # recent, so a resumed watch is not refused as too old.
+                for event in watch.Watch().stream(
+                    self._list, *self._args,
+                    resource_version=version, timeout_seconds=5, allow_watch_bookmarks=True,
+                ):  # fmt: skip
+                    arrived = time.monotonic()
+                    raw = event["raw_object"]
+                    version = raw["metadata"]["resourceVersion"]
+                    if event["type"] != "BOOKMARK":
+                        self._on_event(event["type"], raw, arrived)
+            except client.ApiException as error:
+                if error.status != 410:
+                    raise
+                # Expired anyway: start again from now (what was missed has no arrival time).
+                version = self._now()
 
 
 # --- Prometheus metrics: the operator's and the API server's ---------------------------------

@@ -18,7 +18,6 @@ import argparse
 import random
 import statistics
 import sys
-import threading
 import time
 from typing import Any
 
@@ -31,15 +30,14 @@ from bench_harness import (
     workdir,
     write_result,
 )
-from continuum_operator import api
 from hdfs import InsecureClient
-from kubernetes import client, watch
 from operator_harness import (
     BenchNamespace,
     Operator,
+    ResourceWatch,
     bench_namespace,
-    create_pipelines,
-    delete_pipelines,
+    create_objects,
+    delete_objects,
     ensure_running,
     kube_objects,
     metric_delta,
@@ -48,6 +46,8 @@ from operator_harness import (
     wait_until_ready,
 )
 
+from continuum_operator.core import api
+
 CASE_LABEL = "continuum.ml/bench-case"
 MARKER_SPACING = 1.0
 """Seconds between markers on average when a case has more samples than its interval has seconds:
@@ -55,53 +55,17 @@ the 2 s case's markers then do not all land in the same two seconds."""
 MARKER_HISTOGRAM = "continuum_batch_marker_to_run_seconds"
 
 
-class ApplicationWatch:
-    """Watches the namespace's SparkApplications in a thread; `seen` maps a pipeline to the
-    monotonic time its first SparkApplication's ADDED event arrived."""
+def application_watch(namespace: str, seen: dict[str, float]) -> ResourceWatch:
+    """Records in `seen` when each pipeline's first SparkApplication's ADDED event arrived."""
 
-    def __init__(self, namespace: str) -> None:
-        self.namespace = namespace
-        self.seen: dict[str, float] = {}
-        self._stop = threading.Event()
-        self._listening = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+    def added(kind: str, body: dict[str, Any], arrived: float) -> None:
+        pipeline = (body["metadata"].get("labels") or {}).get(api.PIPELINE_LABEL)
+        if kind == "ADDED" and pipeline:
+            seen.setdefault(pipeline, arrived)
 
-    def __enter__(self) -> ApplicationWatch:
-        self._thread.start()
-        if not self._listening.wait(30):
-            raise RuntimeError("the SparkApplication watch did not start")
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(15)
-
-    def _run(self) -> None:
-        objects = kube_objects()
-        where = (api.SPARK_GROUP, api.SPARK_VERSION, self.namespace, api.SPARK_APPLICATIONS)
-        version = objects.list_namespaced_custom_object(*where)["metadata"]["resourceVersion"]
-        self._listening.set()
-        while not self._stop.is_set():
-            try:
-                # Short server-side timeouts so that stopping is quick; bookmarks keep `version`
-                # recent, so a resumed watch is not refused as too old between cases.
-                for event in watch.Watch().stream(
-                    objects.list_namespaced_custom_object, *where,
-                    resource_version=version, timeout_seconds=5, allow_watch_bookmarks=True,
-                ):  # fmt: skip
-                    arrived = time.monotonic()
-                    body = event["object"]
-                    version = body["metadata"]["resourceVersion"]
-                    pipeline = (body["metadata"].get("labels") or {}).get(api.PIPELINE_LABEL)
-                    if event["type"] == "ADDED" and pipeline:
-                        self.seen.setdefault(pipeline, arrived)
-            except client.ApiException as error:
-                if error.status != 410:
-                    raise
-                # Expired anyway: start again from now (what was missed has no arrival time).
-                version = objects.list_namespaced_custom_object(*where)["metadata"][
-                    "resourceVersion"
-                ]
+    objects = kube_objects()
+    where = (api.SPARK_GROUP, api.SPARK_VERSION, namespace, api.SPARK_APPLICATIONS)
+    return ResourceWatch(objects.list_namespaced_custom_object, *where, on_event=added)
 
 
 def measure(
@@ -122,7 +86,7 @@ def measure(
     batch_dirs = {name: f"{root}/{name}/batch-0001" for name in names}
     for name in names:
         hdfs.write(f"{batch_dirs[name]}/part-0000.csv", data="price\n1\n")
-    create_pipelines(
+    create_objects(
         objects,
         namespace.name,
         (
@@ -143,7 +107,8 @@ def measure(
         schedule = sorted((rng.uniform(0, window), name) for name in names)
         written: dict[str, float] = {}
         write_seconds: list[float] = []
-        with ApplicationWatch(namespace.name) as applications:
+        seen: dict[str, float] = {}
+        with application_watch(namespace.name, seen):
             began = time.monotonic()
             for offset, name in schedule:
                 time.sleep(max(0.0, began + offset - time.monotonic()))
@@ -152,13 +117,12 @@ def measure(
                 written[name] = time.monotonic()
                 write_seconds.append(written[name] - writing)
             deadline = time.monotonic() + interval + 60
-            while set(names) - applications.seen.keys() and time.monotonic() < deadline:
+            while set(names) - seen.keys() and time.monotonic() < deadline:
                 ensure_running(operator)
                 time.sleep(0.2)
-            seen = dict(applications.seen)
         after = operator.metrics()
     finally:
-        delete_pipelines(objects, namespace.name, selector)
+        delete_objects(objects, namespace.name, selector)
     missing = sorted(set(names) - seen.keys())
     if missing:
         raise RuntimeError(f"no SparkApplication for {missing} within {interval + 60} s")

@@ -1,6 +1,8 @@
-"""Benchmark: many TrainingPipelines (300 by default) in one namespace at steady state, no new data:
-the operator's CPU, peak RSS, Kubernetes API requests and HDFS listings per minute. Goals (issue 4):
-at most 0.2 core and 250 MB. Writes bench/results/operator_scale.json.
+"""Benchmark: many TrainingPipelines (300 by default) and ServingDeployments (100, following 10
+distinct models) in one namespace at steady state, no new data and no new model version: the
+operator's CPU, peak RSS, Kubernetes API requests, HDFS listings and MLflow requests per minute.
+Goals (issues 4 and 12): at most 0.2 core and 250 MB; MLflow requests grow with the distinct
+models, not with the ServingDeployments. Writes bench/results/operator_scale.json.
 
 Needs the local stack running (`make stack-up`); it is neither started nor stopped here.
 
@@ -11,7 +13,10 @@ and registry probes are over), the figures are taken over a window:
 - peak RSS: VmHWM of /proc/<pid>/status at the end (the whole run's peak, startup included);
 - API requests: the API server's `apiserver_flowcontrol_dispatched_requests_total` for a
   FlowSchema that matches only the operator's ServiceAccount (see operator_harness);
-- listings: the operator's `continuum_data_listings_total`.
+- listings: the operator's `continuum_data_listings_total`;
+- MLflow requests: the operator's `continuum_registry_requests_total` (every call it makes).
+
+The ServingDeployments' scorer pods run on the stack's kwok nodes (Ready at once, nothing runs).
 """
 
 from __future__ import annotations
@@ -35,18 +40,23 @@ from bench_harness import (
 from operator_harness import (
     apiserver_metrics,
     bench_namespace,
-    create_pipelines,
-    delete_pipelines,
+    create_objects,
+    delete_objects,
     ensure_running,
     is_ready,
     kube_objects,
-    list_pipelines,
+    list_objects,
     metric_delta,
     pipeline_body,
+    registered_models,
     running_operator,
+    serving_body,
     wait_until_ready,
 )
 
+from continuum_operator.core.api import Kind
+
+SERVING = Kind.SERVING_DEPLOYMENT
 CPU_GOAL_CORES = 0.2
 RSS_GOAL_MB = 250
 RSS_SAMPLE_SECONDS = 5.0
@@ -67,6 +77,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pipelines", type=int, default=300, help="TrainingPipelines to run")
     parser.add_argument("--poll-interval", type=int, default=30, help="their poll interval, s")
+    parser.add_argument(
+        "--serving-deployments", type=int, default=100, help="ServingDeployments to run"
+    )
+    parser.add_argument("--models", type=int, default=10, help="distinct models they follow")
     parser.add_argument("--window", type=int, default=180, help="measured window, s")
     args = parser.parse_args()
     context = machine()
@@ -76,6 +90,7 @@ def main() -> int:
         workdir() as scratch,
         bench_namespace(env, scratch) as namespace,
         hdfs_scratch(env) as (hdfs, root),
+        registered_models(env["MLFLOW_TRACKING_URI"], args.models) as (_, models),
         running_operator(env, namespace, scratch) as operator,
     ):
         assert operator.process is not None
@@ -89,9 +104,20 @@ def main() -> int:
                           env["MLFLOW_TRACKING_URI"], {})
             for name in names
         )  # fmt: skip
+        servings = (
+            serving_body(f"s-{index:04d}", models[index % len(models)],
+                         env["MLFLOW_TRACKING_URI"], env["KAFKA_BOOTSTRAP_SERVERS"], {})
+            for index in range(args.serving_deployments)
+        )  # fmt: skip
         try:
-            create_pipelines(objects, namespace.name, bodies)
-            ready_seconds = wait_until_ready(objects, namespace.name, args.pipelines, 600, operator)
+            create_objects(objects, namespace.name, bodies)
+            create_objects(objects, namespace.name, servings, SERVING)
+            ready_seconds = max(
+                wait_until_ready(objects, namespace.name, args.pipelines, 600, operator),
+                wait_until_ready(
+                    objects, namespace.name, args.serving_deployments, 600, operator, kind=SERVING
+                ),
+            )
             startup_cpu = cpu_seconds(pid)
             time.sleep(args.poll_interval)
             start = Snapshot(pid, operator.metrics())
@@ -104,9 +130,11 @@ def main() -> int:
                 )
             end = Snapshot(pid, operator.metrics())
             peak_rss = memory_mb(pid, "VmHWM")
-            still_ready = sum(map(is_ready, list_pipelines(objects, namespace.name)))
+            still_ready = sum(map(is_ready, list_objects(objects, namespace.name)))
+            servings_ready = sum(map(is_ready, list_objects(objects, namespace.name, kind=SERVING)))
         finally:
-            delete_pipelines(objects, namespace.name, timeout=300)
+            delete_objects(objects, namespace.name, kind=SERVING, timeout=300)
+            delete_objects(objects, namespace.name, timeout=300)
     minutes = (end.at - start.at) / 60
 
     def per_minute(text_of: str, name: str, **labels: str) -> float:
@@ -119,6 +147,8 @@ def main() -> int:
         flow_schema=namespace.flow_schema,
     )
     reconciles = per_minute("operator", "continuum_reconciles_total")
+    mlflow_requests = per_minute("operator", "continuum_registry_requests_total")
+    serving_poll_seconds = 15  # the CRD's default mlflow.pollInterval
     cores = (end.cpu - start.cpu) / (end.at - start.at)
     others = (end.busy - start.busy) / (end.at - start.at) - cores
     result: dict[str, Any] = {
@@ -126,6 +156,9 @@ def main() -> int:
         "parameters": {
             "pipelines": args.pipelines,
             "poll_interval_seconds": args.poll_interval,
+            "serving_deployments": args.serving_deployments,
+            "distinct_models": args.models,
+            "serving_registry_poll_seconds": serving_poll_seconds,
             "window_seconds": round(end.at - start.at, 1),
             "data": "hdfs://: one empty directory per pipeline on the local stack's NameNode, "
             "listed through WebHDFS",
@@ -148,10 +181,20 @@ def main() -> int:
             "operator", "continuum_data_listings_total", transport="webhdfs", result="error"
         ),
         "hdfs_listings_per_minute_expected": round(args.pipelines * 60 / args.poll_interval, 1),
+        "mlflow_requests_per_minute": mlflow_requests,
+        "mlflow_requests_per_minute_expected": round(args.models * 60 / serving_poll_seconds, 1),
+        "mlflow_requests_per_minute_if_each_serving_deployment_polled": round(
+            args.serving_deployments * 60 / serving_poll_seconds, 1
+        ),
         "reconciles_per_minute": reconciles,
+        "reconciles_per_minute_by_kind": {
+            str(kind): per_minute("operator", "continuum_reconciles_total", kind=str(kind))
+            for kind in Kind
+        },
         "kubernetes_api_requests_per_reconcile": round(requests / max(reconciles, 1.0), 2),
         "reconcile_errors_per_minute": per_minute("operator", "continuum_reconcile_errors_total"),
         "pipelines_ready_at_end": still_ready,
+        "serving_deployments_ready_at_end": servings_ready,
         "goals": {
             "cpu_cores_max": CPU_GOAL_CORES,
             "rss_mb_max": RSS_GOAL_MB,
@@ -161,6 +204,10 @@ def main() -> int:
         "notes": [
             "a steady-state pass reads the pipeline (GET) and lists its SparkApplications (LIST); "
             "it writes status only when something changed",
+            "ServingDeployments make no MLflow request in their passes: one task polls each "
+            "distinct model and wakes its followers only when what the registry says changes; a "
+            "ServingDeployment's own pass runs every 5 minutes at steady state (GET of itself, "
+            "its Deployment)",
             "the operator runs as its ServiceAccount, under the ClusterRole of manifests/rbac.yaml",
         ],
         "methods": {
@@ -172,6 +219,7 @@ def main() -> int:
             "a watch counts once, when it is opened",
             "hdfs_listings": "delta of the operator's continuum_data_listings_total "
             "(transport=webhdfs)",
+            "mlflow_requests": "delta of the operator's continuum_registry_requests_total",
         },
         **context,
         "other_processes_cpu_cores_in_window": round(max(others, 0.0), 2),
@@ -181,12 +229,14 @@ def main() -> int:
     verdict = {True: "met", False: "MISSED"}
     goals = result["goals"]
     print(
-        f"{args.pipelines} pipelines polling every {args.poll_interval} s, "
+        f"{args.pipelines} pipelines polling every {args.poll_interval} s and "
+        f"{args.serving_deployments} ServingDeployments following {args.models} models, "
         f"{result['parameters']['window_seconds']:.0f} s window: "
         f"CPU {cores:.3f} core (goal ≤ {CPU_GOAL_CORES}: {verdict[goals['cpu_met']]}), "
         f"peak RSS {peak_rss:.0f} MB (goal ≤ {RSS_GOAL_MB}: {verdict[goals['rss_met']]}), "
         f"{result['kubernetes_api_requests_per_minute']:.0f} API requests/min, "
-        f"{result['hdfs_listings_per_minute']:.0f} HDFS listings/min; "
+        f"{result['hdfs_listings_per_minute']:.0f} HDFS listings/min, "
+        f"{mlflow_requests:.0f} MLflow requests/min; "
         f"all Ready after {ready_seconds:.0f} s"
     )
     print(f"cpu_count {context['cpu_count']}, shared machine: {context['shared_machine']}; {out}")

@@ -43,16 +43,17 @@ from bench_harness import (
     workdir,
     write_result,
 )
-from continuum_operator.batches import Batch
-from continuum_operator.runs import RunRequest, RunTrigger
-from continuum_operator.sparkapp import build_spark_application
-from continuum_operator.spec import parse_training_pipeline_spec
+from mlflow import MlflowClient
+from rich.console import Console
+
+from continuum_operator.training.runs import RunRequest, RunTrigger
+from continuum_operator.training.sparkapp import build_spark_application
+from continuum_operator.training.spec import parse_training_pipeline_spec
+from continuum_workloads.dataset.batches import Batch
 from continuum_workloads.dataset.generator import write_csv
 from continuum_workloads.dataset.split import split_csv
 from localstack.config import REPO_DIR
 from localstack.spark_standin import spark_submit_command
-from mlflow import MlflowClient
-from rich.console import Console
 
 DRIVER_CORES = 2  # every core of this machine
 DRIVER_MEMORY = "6g"
@@ -148,7 +149,7 @@ def spark_submit(
             "data": {"uri": data_uri, "batchPattern": "batch-*"},
             "training": {
                 "image": "continuum/training:bench",
-                "sparkVersion": "4.0.0",
+                "sparkVersion": "4.2.0",
                 "driver": {"cores": DRIVER_CORES, "memory": DRIVER_MEMORY},
             },
             "mlflow": {

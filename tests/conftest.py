@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+
 from localstack import stack as local_stack
 from localstack.config import StackConfig
 
@@ -194,7 +195,7 @@ def run_spark_application(k8s_api, namespace) -> Callable[..., tuple[dict, list[
             "spec": {
                 "type": "Python",
                 "mode": "cluster",
-                "sparkVersion": "4.0.0",
+                "sparkVersion": "4.2.0",
                 "image": "registry.example/continuum:dev",
                 "mainApplicationFile": f"local:///opt/continuum/{main_file}",
                 "arguments": arguments,

@@ -1,14 +1,17 @@
-"""The `continuum` command line: one entry point, one subcommand per capability."""
+"""The `continuum` command line: one entry point, one subcommand per capability.
+
+Subcommands are plugins: each package registers its own under the `continuum.commands` entry-point
+group (pyproject.toml), so the command line imports neither the operator nor the workloads until a
+command asks for it, and neither package imports the other to offer its commands.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from importlib.metadata import version
+from importlib.metadata import entry_points, version
 
-from continuum_workloads.dataset import cli as data_cli
-
-from continuum_operator import main as operator_cli
+COMMANDS_GROUP = "continuum.commands"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,8 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {version('continuum')}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    data_cli.register(commands)
-    operator_cli.register(commands)
+    for command in sorted(entry_points(group=COMMANDS_GROUP), key=lambda point: point.name):
+        command.load()(commands)
     return parser
 
 

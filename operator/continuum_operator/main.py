@@ -9,6 +9,17 @@ import argparse
 import importlib
 import os
 import random
+import sys
+from dataclasses import dataclass
+
+WEBHOOK_SECRET_ENV = "CONTINUUM_WEBHOOK_SECRET"
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    host: str
+    port: int
+    secret: str
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -16,8 +27,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "operator",
         help="run the Continuum operator",
-        description="Runs the Continuum operator: reconciles TrainingPipelines, starts "
-        "SparkApplications, applies the promotion gate in MLflow.",
+        description="Runs the Continuum operator: reconciles TrainingPipelines (starts "
+        "SparkApplications, applies the promotion gate in MLflow) and ServingDeployments (rolls "
+        "the scorer forward to each new model version).",
     )
     scope = parser.add_mutually_exclusive_group(required=True)
     scope.add_argument(
@@ -69,10 +81,36 @@ def register(commands: argparse._SubParsersAction) -> None:
         "'namenode:8020=http://namenode:9870,...' per NameNode "
         "(default: $CONTINUUM_WEBHDFS_URL, else http://<namenode host>:9870)",
     )
+    parser.add_argument(
+        "--webhook-port",
+        type=int,
+        default=int(os.environ.get("CONTINUUM_WEBHOOK_PORT", "0")),
+        metavar="PORT",
+        help="serve the MLflow webhook endpoint on this port; the HMAC secret comes from "
+        f"${WEBHOOK_SECRET_ENV} (default: $CONTINUUM_WEBHOOK_PORT, else off)",
+    )
+    parser.add_argument(
+        "--webhook-host",
+        default="0.0.0.0",
+        metavar="ADDRESS",
+        help="address the webhook endpoint listens on (default: all)",
+    )
     parser.set_defaults(run=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    secret = os.environ.get(WEBHOOK_SECRET_ENV, "")
+    webhook = (
+        WebhookSettings(args.webhook_host, args.webhook_port, secret) if args.webhook_port else None
+    )
+    if webhook is not None and not secret:
+        # Never an endpoint that would take unsigned calls: without a secret, polling only.
+        print(
+            f"continuum operator: no ${WEBHOOK_SECRET_ENV}: the webhook endpoint stays off, "
+            "ServingDeployments poll the registry only",
+            file=sys.stderr,
+        )
+        webhook = None
     # A down MLflow must fail a pass in seconds (the pipeline then backs off), not after the
     # client's default of 7 retries with exponential backoff.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
@@ -81,7 +119,8 @@ def _run(args: argparse.Namespace) -> int:
     import kopf
     from prometheus_client import start_http_server
 
-    importlib.import_module("continuum_operator.handlers")  # registers the handlers
+    for kind in ("training", "serving"):  # registers the handlers
+        importlib.import_module(f"continuum_operator.{kind}.handlers")
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
     if args.metrics_port:
         start_http_server(args.metrics_port)
@@ -93,6 +132,9 @@ def _run(args: argparse.Namespace) -> int:
         standalone=args.standalone or None,
         peering_name=args.peering,
         priority=args.priority,
-        memo=kopf.Memo(webhdfs_url=args.webhdfs_url),
+        memo=kopf.Memo(
+            webhdfs_url=args.webhdfs_url,
+            webhook=webhook,
+        ),
     )
     return 0

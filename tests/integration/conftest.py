@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from continuum_operator import api
+
+from continuum_operator.core import api
 from localstack.config import REPO_DIR
 from localstack.harness import Operator, kubectl, operator_identity, wait_until_established
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from kubernetes import client
+
 from localstack.components import SparkOperatorStandIn
 
 APPS = "tests/data/spark_apps"
@@ -38,7 +39,7 @@ def test_namespaces_labelled_skip_are_left_to_the_test(k8s_api, namespace, stack
         "metadata": {"name": "untouched"},
         "spec": {
             "type": "Python",
-            "sparkVersion": "4.0.0",
+            "sparkVersion": "4.2.0",
             "mainApplicationFile": f"local:///opt/continuum/{APPS}/count_range.py",
             "driver": {},
             "executor": {},

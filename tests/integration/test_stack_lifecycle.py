@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from localstack.config import DEFAULT_PORTS, REPO_DIR
 from localstack.process import pid_of, port_in_use
 

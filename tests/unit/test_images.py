@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
-from continuum_operator.spec import Training
+
+from continuum_operator.training.spec import Training
 
 REPO = Path(__file__).resolve().parents[2]
 

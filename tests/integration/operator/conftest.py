@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 from kubernetes import client
+from pipeline_harness import Pipelines, ServedModel, Servings
+
 from localstack.harness import Operator
 from localstack.spark_standin import SKIP_LABEL
-from pipeline_harness import Pipelines
 
 
 @pytest.fixture
@@ -35,8 +36,53 @@ def pipelines(k8s_api: client.ApiClient, tp_namespace: str) -> Iterator[Pipeline
 
 
 @pytest.fixture
+def servings(k8s_api: client.ApiClient, tp_namespace: str) -> Iterator[Servings]:
+    """Request it after `operator`, so it is torn down first, while the operator still runs."""
+    namespace_servings = Servings(k8s_api, tp_namespace)
+    yield namespace_servings
+    namespace_servings.delete_all()
+
+
+@pytest.fixture
 def registered_model(mlflow_client: Any) -> Iterator[str]:
     name = f"test-model-{uuid.uuid4().hex[:8]}"
     mlflow_client.create_registered_model(name)
     yield name
     mlflow_client.delete_registered_model(name)
+
+
+@pytest.fixture
+def valid_spec(stack: dict[str, str]) -> dict[str, Any]:
+    """A minimal valid spec pointing at the local stack's HDFS and MLflow."""
+    return {
+        "data": {"uri": f"{stack['HDFS_URI']}/data", "pollInterval": "1s"},
+        "training": {"image": "continuum/training:test", "sparkVersion": "4.2.0"},
+        "mlflow": {"trackingUri": stack["MLFLOW_TRACKING_URI"], "registeredModel": "m"},
+    }
+
+
+@pytest.fixture
+def watching_hdfs_dir(valid_spec: dict[str, Any], stack: dict[str, str], hdfs_dir: str) -> dict:
+    """The valid spec, listing the test's HDFS directory every second."""
+    return {**valid_spec, "data": {"uri": f"{stack['HDFS_URI']}{hdfs_dir}", "pollInterval": "1s"}}
+
+
+@pytest.fixture
+def serving_spec(stack: dict[str, str], registered_model: str) -> dict[str, Any]:
+    """A ServingDeployment of the test's model on the local stack's MLflow and Kafka, polling
+    the registry every second."""
+    return {
+        "model": {"name": registered_model},
+        "mlflow": {"trackingUri": stack["MLFLOW_TRACKING_URI"], "pollInterval": "1s"},
+        "kafka": {
+            "bootstrapServers": stack["KAFKA_BOOTSTRAP_SERVERS"],
+            "topics": {"requests": "requests", "predictions": "predictions", "deadLetter": "dead"},
+        },
+        "image": "continuum/serving:test",
+        "checkpointUri": f"{stack['HDFS_URI']}/checkpoints/{registered_model}",
+    }
+
+
+@pytest.fixture
+def model(mlflow_client: Any, registered_model: str) -> ServedModel:
+    return ServedModel(mlflow_client, registered_model)

@@ -13,7 +13,10 @@ from typing import Any
 
 import pytest
 import yaml
-from continuum_operator.api import MLFLOW_RUN_ID_TAG, SPARK_APPLICATIONS_CRD
+from pipeline_harness import Pipelines
+
+from continuum_operator.core.api import SPARK_APPLICATIONS_CRD
+from continuum_workloads.contract import MLFLOW_RUN_ID_TAG
 from localstack.components import SparkOperatorStandIn
 from localstack.config import REPO_DIR, StackConfig
 from localstack.harness import (
@@ -23,23 +26,6 @@ from localstack.harness import (
     wait_for,
     wait_until_established,
 )
-from pipeline_harness import Pipelines
-
-
-@pytest.fixture
-def valid_spec(stack: dict[str, str]) -> dict[str, Any]:
-    """A minimal valid spec pointing at the local stack's HDFS and MLflow."""
-    return {
-        "data": {"uri": f"{stack['HDFS_URI']}/data", "pollInterval": "1s"},
-        "training": {"image": "continuum/training:test", "sparkVersion": "4.0.0"},
-        "mlflow": {"trackingUri": stack["MLFLOW_TRACKING_URI"], "registeredModel": "m"},
-    }
-
-
-@pytest.fixture
-def watching_hdfs_dir(valid_spec: dict[str, Any], stack: dict[str, str], hdfs_dir: str) -> dict:
-    """The valid spec, listing the test's HDFS directory every second."""
-    return {**valid_spec, "data": {"uri": f"{stack['HDFS_URI']}{hdfs_dir}", "pollInterval": "1s"}}
 
 
 @pytest.mark.parametrize(
@@ -158,7 +144,7 @@ def test_batches_become_runs_that_promote_or_reject_in_mlflow(
     assert owner["uid"] == pipelines.get(name)["metadata"]["uid"]
     assert first["metadata"]["labels"]["continuum.ml/pipeline"] == name
     assert first["spec"]["image"] == "continuum/training:test"
-    assert first["spec"]["sparkVersion"] == "4.0.0"
+    assert first["spec"]["sparkVersion"] == "4.2.0"
     assert arguments_of(first, "--batch") == ["batch-0001"]
     assert arguments_of(first, "--run-id") == [first_name]
     assert arguments_of(first, "--registered-model") == [registered_model]

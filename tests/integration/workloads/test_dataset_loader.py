@@ -7,12 +7,13 @@ import datetime
 from pathlib import Path
 
 import pytest
+from py4j.protocol import Py4JJavaError
+from pyspark.sql import SparkSession
+
 from continuum_workloads.dataset.generator import write_csv
 from continuum_workloads.dataset.loader import MissingColumnsError, read_listings
 from continuum_workloads.dataset.parsing import parse_listings
 from continuum_workloads.dataset.schema import COLUMN_KINDS, COLUMNS, Kind
-from py4j.protocol import Py4JJavaError
-from pyspark.sql import SparkSession
 
 SAMPLE = Path(__file__).parents[2] / "data" / "used_cars_sample.csv"
 

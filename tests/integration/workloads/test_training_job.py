@@ -14,15 +14,16 @@ from typing import Any
 
 import mlflow
 import pytest
-from continuum_operator.api import MLFLOW_BATCHES_TAG, MLFLOW_RUN_ID_TAG
+from kubernetes import client
+from pipeline_harness import Pipelines
+from rich.console import Console
+
+from continuum_workloads.contract import MLFLOW_BATCHES_TAG, MLFLOW_RUN_ID_TAG
 from continuum_workloads.dataset.generator import write_csv
 from continuum_workloads.dataset.loader import read_listings
 from continuum_workloads.dataset.schema import COLUMNS
 from continuum_workloads.dataset.split import split_csv
-from kubernetes import client
 from localstack.harness import Operator, kubectl, wait_for
-from pipeline_harness import Pipelines
-from rich.console import Console
 
 JOB = "workloads/continuum_workloads/training/job.py"
 ROWS = 20_000
@@ -90,7 +91,7 @@ def test_runs_started_by_the_operator_train_register_and_face_the_champion(
         },
         "training": {
             "image": "continuum/training:test",
-            "sparkVersion": "4.0.0",
+            "sparkVersion": "4.2.0",
             "driver": {"cores": 2, "memory": "2g"},
             "crossValidation": {"folds": 3, "parallelism": 1},
         },

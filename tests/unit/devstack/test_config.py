@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from localstack.components import hadoop_xml
 from localstack.config import DEFAULT_PORTS, StackConfig, read_ports, read_versions
 

@@ -1,12 +1,7 @@
 from __future__ import annotations
 
-from continuum_operator.batches import (
-    Batch,
-    ListingEntry,
-    ProcessedBatches,
-    directories_to_probe,
-    new_batches,
-)
+from continuum_operator.training.batches import ProcessedBatches, needs_probe, new_batches
+from continuum_workloads.dataset.batches import Batch, ListingEntry
 
 
 def directory(name: str, mtime: int, *, marker: bool = True) -> ListingEntry:
@@ -119,4 +114,5 @@ def test_only_unprocessed_matching_directories_are_probed_for_their_marker() -> 
         directory("other", 400, marker=False),
     ]
 
-    assert directories_to_probe(entries, "batch-*", "_SUCCESS", processed) == ["batch-0002"]
+    probed = [e.name for e in entries if needs_probe(e, "batch-*", "_SUCCESS", processed)]
+    assert probed == ["batch-0002"]

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from continuum_operator.conditions import READY, condition_status, set_condition
 from operator_samples import NOW
+
+from continuum_operator.core.conditions import READY, condition_status, set_condition
 
 LATER = NOW + timedelta(minutes=5)
 

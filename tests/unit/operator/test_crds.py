@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 import yaml
-from continuum_operator import api
-from continuum_operator.history import Decision, Phase
-from continuum_operator.runs import RunState, RunTrigger
-from continuum_operator.spec import ConcurrencyPolicy, parse_training_pipeline_spec
 from operator_samples import MINIMAL_SPEC
+
+from continuum_operator.core import api
+from continuum_operator.training.history import Decision, Phase
+from continuum_operator.training.runs import RunState, RunTrigger
+from continuum_operator.training.spec import ConcurrencyPolicy, parse_training_pipeline_spec
 
 CRDS = Path(__file__).resolve().parents[3] / "crds"
 # Keywords that only validate a value; inside anyOf/allOf/oneOf/not nothing else is allowed.
@@ -88,7 +89,7 @@ def enum_at(schema: dict[str, Any], *path: str) -> set[str]:
             api.SERVING_DEPLOYMENTS,
             "ServingDeployment",
             "sd",
-            {"MODEL", "SERVING", "TARGET", "READY", "AGE"},
+            {"MODEL", "SERVING", "TARGET", "PHASE", "AVAILABLE", "READY", "AGE"},
         ),
     ],
 )

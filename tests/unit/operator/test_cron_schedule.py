@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from continuum_operator.schedule import due_tick
+from continuum_operator.training.schedule import due_tick
 
 
 def at(hour: int, minute: int = 0, second: int = 0) -> datetime:

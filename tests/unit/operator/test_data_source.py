@@ -6,16 +6,25 @@ import os
 from pathlib import Path
 
 import pytest
-from continuum_operator.batches import Batch, ProcessedBatches
-from continuum_operator.datasource import (
+from prometheus_client import REGISTRY
+
+from continuum_operator.adapters.datasource import (
     DataSourceError,
     DataSourceLister,
     Location,
     parse_webhdfs_map,
     resolve,
 )
-from continuum_operator.spec import DataSource
-from prometheus_client import REGISTRY
+from continuum_operator.training.batches import ProcessedBatches, needs_probe
+from continuum_workloads.dataset.batches import Batch
+
+
+def list_batches(lister: DataSourceLister, uri: str, processed: ProcessedBatches) -> list:
+    """The listing as the TrainingPipeline controller asks for it: unprocessed `batch-*`
+    directories probed for `_SUCCESS`."""
+    return lister.entries(
+        uri, "_SUCCESS", lambda entry: needs_probe(entry, "batch-*", "_SUCCESS", processed)
+    )
 
 
 def test_webhdfs_map_per_namenode_or_one_for_all() -> None:
@@ -51,8 +60,9 @@ def test_a_file_directory_lists_batches_and_probes_only_unprocessed_directories(
     (tmp_path / "loose.csv").touch()
     batch_0 = tmp_path / "batch-0"
     processed = ProcessedBatches().record([Batch("batch-0", int(os.stat(batch_0).st_mtime * 1000))])
-    source = DataSource(uri=f"file://{tmp_path}", batch_pattern="batch-*")
-    entries = {e.name: e for e in DataSourceLister({}).entries(source, processed)}
+    entries = {
+        e.name: e for e in list_batches(DataSourceLister({}), f"file://{tmp_path}", processed)
+    }
     assert entries["batch-1"].has_marker and entries["batch-1"].is_directory
     assert not entries["batch-2"].has_marker
     assert not entries["batch-0"].has_marker  # processed: not listed again
@@ -60,9 +70,8 @@ def test_a_file_directory_lists_batches_and_probes_only_unprocessed_directories(
 
 
 def test_an_unlistable_directory_is_a_data_source_error(tmp_path: Path) -> None:
-    source = DataSource(uri=f"file://{tmp_path}/missing")
     with pytest.raises(DataSourceError, match="cannot list file://"):
-        DataSourceLister({}).entries(source, ProcessedBatches())
+        list_batches(DataSourceLister({}), f"file://{tmp_path}/missing", ProcessedBatches())
 
 
 def _listings(result: str) -> float:
@@ -74,10 +83,8 @@ def test_every_listing_is_counted_by_transport_and_result(tmp_path: Path) -> Non
     for name in ("batch-1", "batch-2"):
         (tmp_path / name).mkdir()
     ok, error = _listings("ok"), _listings("error")
-    DataSourceLister({}).entries(DataSource(uri=f"file://{tmp_path}"), ProcessedBatches())
+    list_batches(DataSourceLister({}), f"file://{tmp_path}", ProcessedBatches())
     assert _listings("ok") - ok == 3  # the data directory, then one probe per candidate batch
     with pytest.raises(DataSourceError):
-        DataSourceLister({}).entries(
-            DataSource(uri=f"file://{tmp_path}/missing"), ProcessedBatches()
-        )
+        list_batches(DataSourceLister({}), f"file://{tmp_path}/missing", ProcessedBatches())
     assert (_listings("ok") - ok, _listings("error") - error) == (3, 1)

@@ -3,10 +3,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from continuum_operator.history import Decision, Promotion, RunRecord, bounded, observe
-from continuum_operator.pruning import spark_applications_to_delete
-from continuum_operator.runs import ObservedRun, RunRequest, RunTrigger
 from operator_samples import NOW
+
+from continuum_operator.training.history import Decision, Promotion, RunRecord, bounded, observe
+from continuum_operator.training.pruning import spark_applications_to_delete
+from continuum_operator.training.runs import ObservedRun, RunRequest, RunTrigger
 
 DECIDED = Promotion(Decision.REJECTED, "worse than the champion")
 

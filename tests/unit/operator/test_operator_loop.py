@@ -3,29 +3,42 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
-from continuum_operator import api
-from continuum_operator.backoff import MAX_BACKOFF, next_delay
-from continuum_operator.controller import asks_for_pass, status_changes
-from continuum_operator.schedule import next_tick
 from operator_samples import NOW
+
+from continuum_operator.core import api
+from continuum_operator.core.backoff import MAX_BACKOFF, next_delay
+from continuum_operator.core.status import status_changes
+from continuum_operator.training.reconcile import asks_for_pass
+from continuum_operator.training.schedule import next_tick
 
 SECOND = timedelta(seconds=1)
 
 
 @pytest.mark.parametrize(
     ("failures", "expected"),
-    [(0, 30 * SECOND), (1, 60 * SECOND), (2, 120 * SECOND), (3, 240 * SECOND), (9, MAX_BACKOFF)],
+    [(0, 30 * SECOND), (1, 20 * SECOND), (2, 40 * SECOND), (3, 80 * SECOND), (9, MAX_BACKOFF)],
 )
-def test_failures_back_off_exponentially_up_to_five_minutes(
+def test_failures_are_retried_within_seconds_then_back_off_up_to_five_minutes(
     failures: int, expected: timedelta
 ) -> None:
     assert next_delay(30 * SECOND, failures, next_tick=None, now=NOW) == expected
 
 
-def test_a_poll_interval_longer_than_the_backoff_cap_is_kept() -> None:
-    assert next_delay(timedelta(hours=1), 4, next_tick=None, now=NOW) == timedelta(hours=1)
+@pytest.mark.parametrize("interval", [SECOND, 7 * SECOND, 30 * SECOND, timedelta(hours=2)])
+def test_a_thousand_failures_in_a_row_stay_at_the_cap(interval: timedelta) -> None:
+    cap = max(MAX_BACKOFF, interval)
+    delays = [next_delay(interval, n, next_tick=None, now=NOW) for n in range(1, 1001)]
+    assert delays[-1] == cap
+    assert all(earlier <= later <= cap for earlier, later in pairwise(delays))
+
+
+def test_a_long_poll_interval_is_retried_sooner_and_backs_off_up_to_itself() -> None:
+    assert next_delay(timedelta(hours=1), 1, next_tick=None, now=NOW) == 20 * SECOND
+    assert next_delay(timedelta(hours=1), 20, next_tick=None, now=NOW) == timedelta(hours=1)
+    assert next_delay(SECOND, 1, next_tick=None, now=NOW) == 2 * SECOND
 
 
 def test_a_cron_tick_due_sooner_shortens_the_sleep() -> None:

@@ -3,16 +3,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from continuum_operator.spec import (
+from operator_samples import MINIMAL_SPEC, merged
+
+from continuum_operator.core.spec import InvalidSpecError, parse_duration
+from continuum_operator.training.spec import (
     ConcurrencyPolicy,
     DataFormat,
     Direction,
     EnsembleMember,
-    InvalidSpecError,
-    parse_duration,
     parse_training_pipeline_spec,
 )
-from operator_samples import MINIMAL_SPEC, merged
 
 
 def test_defaults_match_the_crd_defaults() -> None:

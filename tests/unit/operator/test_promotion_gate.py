@@ -3,10 +3,11 @@ from __future__ import annotations
 import math
 
 import pytest
-from continuum_operator.history import Decision
-from continuum_operator.promotion import decide
-from continuum_operator.spec import Direction
-from continuum_operator.spec import Promotion as PromotionSpec
+
+from continuum_operator.training.history import Decision
+from continuum_operator.training.promotion import decide
+from continuum_operator.training.spec import Direction
+from continuum_operator.training.spec import Promotion as PromotionSpec
 
 RMSE = PromotionSpec(metric="rmse", direction=Direction.MINIMIZE, min_improvement=0.02)
 R2 = PromotionSpec(metric="r2", direction=Direction.MAXIMIZE, min_improvement=0.0)

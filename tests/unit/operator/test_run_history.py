@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from continuum_operator.batches import Batch
-from continuum_operator.history import (
+from operator_samples import NOW
+
+from continuum_operator.training.history import (
     Decision,
     Phase,
     Promotion,
@@ -15,8 +16,8 @@ from continuum_operator.history import (
     phase,
     with_outcome,
 )
-from continuum_operator.runs import ObservedRun, RunRequest, RunState, RunTrigger
-from operator_samples import NOW
+from continuum_operator.training.runs import ObservedRun, RunRequest, RunState, RunTrigger
+from continuum_workloads.dataset.batches import Batch
 
 
 def run(name: str, spark_state: str, minutes_ago: int, *, error: str | None = None) -> ObservedRun:

@@ -4,9 +4,16 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from continuum_operator import api
-from continuum_operator.batches import Batch
-from continuum_operator.runs import ObservedRun, RunRequest, RunState, RunTrigger, run_state
+
+from continuum_operator.core import api
+from continuum_operator.training.runs import (
+    ObservedRun,
+    RunRequest,
+    RunState,
+    RunTrigger,
+    run_state,
+)
+from continuum_workloads.dataset.batches import Batch
 
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 B1, B2 = Batch("batch-0001", 100), Batch("batch-0002", 200)

@@ -3,11 +3,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from continuum_operator.batches import Batch
-from continuum_operator.planning import PipelineState, Plan, plan_run
-from continuum_operator.runs import ObservedRun, RunRequest, RunTrigger
-from continuum_operator.spec import TrainingPipelineSpec
 from operator_samples import NOW, spec_with
+
+from continuum_operator.training.planning import PipelineState, Plan, plan_run
+from continuum_operator.training.runs import ObservedRun, RunRequest, RunTrigger
+from continuum_operator.training.spec import TrainingPipelineSpec
+from continuum_workloads.dataset.batches import Batch
 
 B1, B2, B3 = Batch("batch-0001", 100), Batch("batch-0002", 200), Batch("batch-0003", 300)
 CREATED = NOW - timedelta(days=1)

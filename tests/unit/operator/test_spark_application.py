@@ -2,11 +2,16 @@ from __future__ import annotations
 
 import json
 
-from continuum_operator import api
-from continuum_operator.batches import Batch
-from continuum_operator.runs import ObservedRun, RunRequest, RunTrigger
-from continuum_operator.sparkapp import build_spark_application, label_value, pipeline_labels
 from operator_samples import spec_with
+
+from continuum_operator.core import api
+from continuum_operator.training.runs import ObservedRun, RunRequest, RunTrigger
+from continuum_operator.training.sparkapp import (
+    build_spark_application,
+    label_value,
+    pipeline_labels,
+)
+from continuum_workloads.dataset.batches import Batch
 
 REQUEST = RunRequest((RunTrigger.NEW_DATA,), (Batch("batch-0002", 200), Batch("batch-0001", 100)))
 
@@ -54,7 +59,7 @@ def test_spec_follows_the_pipeline() -> None:
 
     assert spec["type"] == "Python"
     assert spec["mode"] == "cluster"
-    assert spec["sparkVersion"] == "4.0.0"
+    assert spec["sparkVersion"] == "4.2.0"
     assert spec["image"] == "continuum/training:0.1.0"
     assert spec["imagePullPolicy"] == "Always"
     assert spec["restartPolicy"] == {"type": "Never"}

@@ -7,6 +7,7 @@ import ast
 import re
 
 import pytest
+
 from continuum_workloads.dataset.parsing import (
     MISSING_MARKERS,
     OPTION_ITEM_PATTERN,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from continuum_workloads.dataset.generator import ABSURD_MILEAGE, generate_chunks, write_csv
 from continuum_workloads.dataset.parsing import UNIT_PATTERNS
 from continuum_workloads.dataset.schema import COLUMN_KINDS, COLUMNS, Kind

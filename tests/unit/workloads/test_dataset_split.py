@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rich.console import Console
+
 from continuum_workloads.dataset.generator import write_csv
 from continuum_workloads.dataset.split import TEST_TARGET, assign, batch_name, split_csv
 from continuum_workloads.dataset.storage import LocalStore, WebHdfsStore, open_store
-from rich.console import Console
 
 
 def _records(path: Path) -> list[tuple[str, ...]]:

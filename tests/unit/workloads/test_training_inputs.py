@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from continuum_operator.batches import Batch
-from continuum_operator.runs import RunRequest, RunTrigger
-from continuum_operator.sparkapp import build_spark_application
-from continuum_operator.spec import parse_training_pipeline_spec
+
+from continuum_operator.training.runs import RunRequest, RunTrigger
+from continuum_operator.training.sparkapp import build_spark_application
+from continuum_operator.training.spec import parse_training_pipeline_spec
+from continuum_workloads.dataset.batches import Batch
 from continuum_workloads.training.job import parse_args
 from continuum_workloads.training.sources import NoInputError, batches_to_read
 
@@ -56,7 +57,7 @@ def test_the_job_reads_every_argument_of_the_operators_spark_application():
             "data": {"uri": "hdfs://nn:8020/cars", "batchPattern": "batch-*"},
             "training": {
                 "image": "continuum/training:0.1.0",
-                "sparkVersion": "4.0.0",
+                "sparkVersion": "4.2.0",
                 "ensemble": ["gbt", "linearRegression"],
                 "crossValidation": {"folds": 4, "parallelism": 3},
                 "history": {"mode": "Latest", "batches": 2},

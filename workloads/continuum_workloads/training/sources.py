@@ -1,15 +1,17 @@
 """Which batches a run reads: the ones named for it, plus the history the pipeline asks for.
 
 Listing goes through Hadoop's FileSystem of the running Spark, so `hdfs://` and `file://` URIs
-(and any other scheme the image's Hadoop client knows) work alike.
+(and any other scheme the image's Hadoop client knows) work alike. What counts as a complete batch
+is decided by the rules the operator watches by (`dataset.batches`).
 """
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Sequence
 
 from pyspark.sql import SparkSession
+
+from continuum_workloads.dataset import batches
 
 
 class NoInputError(ValueError):
@@ -26,14 +28,25 @@ def complete_batches(
     fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     if not fs.exists(root):
         raise NoInputError(f"no input: {data_uri} does not exist")
-    batches = []
+    entries = []
     for status in fs.listStatus(root):
         name = status.getPath().getName()
-        if name.startswith(("_", ".")) or not fnmatch.fnmatchcase(name, pattern):
-            continue
-        if status.isFile() or fs.exists(jvm.org.apache.hadoop.fs.Path(status.getPath(), marker)):
-            batches.append((name, status.getModificationTime()))
-    return sorted(batches, key=lambda batch: (batch[1], batch[0]))
+        if not batches.is_candidate(name, pattern, marker):
+            continue  # no marker probe for what cannot be a batch
+        is_directory = status.isDirectory()
+        marker_path = jvm.org.apache.hadoop.fs.Path(status.getPath(), marker)
+        entries.append(
+            batches.ListingEntry(
+                name,
+                is_directory,
+                status.getModificationTime(),
+                has_marker=is_directory and fs.exists(marker_path),
+            )
+        )
+    return [
+        (batch.name, batch.modification_time)
+        for batch in batches.complete_batches(entries, pattern, marker)
+    ]
 
 
 def batches_to_read(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 
 import mlflow
-from continuum_operator.api import MLFLOW_BATCHES_TAG, MLFLOW_PIPELINE_TAG, MLFLOW_RUN_ID_TAG
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
@@ -15,6 +14,7 @@ from mlflow.types.schema import ColSpec, Schema
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame
 
+from continuum_workloads.contract import MLFLOW_BATCHES_TAG, MLFLOW_PIPELINE_TAG, MLFLOW_RUN_ID_TAG
 from continuum_workloads.training.ensemble import FittedMember
 from continuum_workloads.training.evaluation import holdout_metrics
 

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from continuum_operator.batches import Batch, ProcessedBatches
-from continuum_operator.runs import ObservedRun, RunRequest, RunTrigger
-from continuum_operator.schedule import due_tick
-from continuum_operator.spec import ConcurrencyPolicy, TrainingPipelineSpec
-from continuum_operator.times import format_time, parse_time
+from continuum_operator.core.times import format_time, parse_time
+from continuum_operator.training.batches import ProcessedBatches
+from continuum_operator.training.runs import ObservedRun, RunRequest, RunTrigger
+from continuum_operator.training.schedule import due_tick
+from continuum_operator.training.spec import ConcurrencyPolicy, TrainingPipelineSpec
+from continuum_workloads.dataset.batches import Batch
 
 
 @dataclass(frozen=True)

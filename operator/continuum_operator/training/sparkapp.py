@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from continuum_operator import api
-from continuum_operator.runs import RunRequest
-from continuum_operator.spec import HistoryMode, TrainingPipelineSpec
+from continuum_operator.core import api
+from continuum_operator.training.runs import RunRequest
+from continuum_operator.training.spec import HistoryMode, TrainingPipelineSpec
 
 _MAX_LABEL_VALUE = 63
 

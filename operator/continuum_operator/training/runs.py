@@ -18,9 +18,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from continuum_operator import api
-from continuum_operator.batches import Batch
-from continuum_operator.times import format_time, parse_time
+from continuum_operator.core import api
+from continuum_operator.core.times import format_time, parse_time
+from continuum_workloads.dataset.batches import Batch
 
 MAX_NAME_LENGTH = 63
 """The SparkApplication name becomes a label value and a Service name prefix."""
@@ -104,7 +104,7 @@ class RunRequest:
 
     def annotations(self) -> dict[str, str]:
         annotations = {
-            api.BATCHES_ANNOTATION: json.dumps([batch.to_status() for batch in self.batches]),
+            api.BATCHES_ANNOTATION: json.dumps([batch.to_dict() for batch in self.batches]),
             api.TRIGGERS_ANNOTATION: ",".join(self.triggers),
         }
         if self.schedule_time is not None:
@@ -144,7 +144,7 @@ class ObservedRun:
             # Skips what this operator does not know, rather than failing on a hand-edited value.
             triggers=tuple(RunTrigger(item) for item in triggers.split(",") if item in _TRIGGERS),
             batches=tuple(
-                Batch.from_status(item)
+                Batch.from_dict(item)
                 for item in json.loads(annotations.get(api.BATCHES_ANNOTATION) or "[]")
             ),
             schedule_time=parse_time(annotations.get(api.SCHEDULE_TIME_ANNOTATION)),

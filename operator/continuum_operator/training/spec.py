@@ -1,49 +1,28 @@
-"""The TrainingPipeline spec as typed models.
-
-The CRD schema rejects most bad input at `kubectl apply`; these models are the second line: they
-catch what a schema cannot express (a cron field out of range, a reserved alias) and name the field,
-so the controller can report `Ready=False, reason=InvalidSpec` with a message a user can act on.
-"""
+"""The TrainingPipeline spec as typed models: the second line behind the CRD schema
+(`core.spec`), catching what a schema cannot express (a cron field out of range, a reserved
+alias) and naming the field."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
 from cronsim import CronSim, CronSimError
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    model_validator,
-)
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, Field, model_validator
 
-_DURATION = re.compile(r"^(?P<value>[0-9]+)(?P<unit>s|m|h)$")
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
+from continuum_operator.core.spec import (
+    Alias,
+    Duration,
+    MLflowServer,
+    PullPolicy,
+    SpecModel,
+    parse_spec,
+)
+
 _DATA_URI = r"^(hdfs|webhdfs|file)://\S+$"
 _SPARK_MEMORY = r"^[1-9][0-9]*[kKmMgGtT]$"
-_ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-_VERSION_LIKE_ALIAS = re.compile(r"^[vV][0-9]+$")
-
-
-def parse_duration(value: object) -> timedelta:
-    """`30s`, `5m`, `1h` → timedelta; anything else, zero included, is an error."""
-    if isinstance(value, timedelta):
-        return value
-    match = _DURATION.match(value) if isinstance(value, str) else None
-    if match is None:
-        raise ValueError(f"{value!r} is not a duration such as 30s, 5m or 1h")
-    seconds = int(match["value"]) * _DURATION_UNITS[match["unit"]]
-    if seconds == 0:
-        raise ValueError("must be longer than zero")
-    return timedelta(seconds=seconds)
 
 
 def _check_cron(expression: str) -> str:
@@ -54,25 +33,8 @@ def _check_cron(expression: str) -> str:
     return expression
 
 
-def _check_alias(alias: str) -> str:
-    # MLflow refuses these: `latest` and `v<N>` already mean something in `models:/` URIs.
-    if not _ALIAS.match(alias) or alias == "latest" or _VERSION_LIKE_ALIAS.match(alias):
-        raise ValueError(f"{alias!r} is not a valid MLflow alias (not 'latest', not 'v<number>')")
-    return alias
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 CronExpression = Annotated[str, AfterValidator(_check_cron)]
-Alias = Annotated[str, AfterValidator(_check_alias)]
 SparkMemory = Annotated[str, Field(pattern=_SPARK_MEMORY)]
-
-
-class _Model(BaseModel):
-    # Unknown fields are ignored rather than refused: the API server has already pruned them, and a
-    # newer CRD must not break an older operator.
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore"
-    )
 
 
 class DataFormat(StrEnum):
@@ -106,22 +68,12 @@ class EnsembleMember(StrEnum):
     LINEAR_REGRESSION = "linearRegression"
 
 
-class PullPolicy(StrEnum):
-    ALWAYS = "Always"
-    IF_NOT_PRESENT = "IfNotPresent"
-    NEVER = "Never"
-
-
 class HistoryMode(StrEnum):
     ALL = "All"
     LATEST = "Latest"
 
 
-class SecretRef(_Model):
-    name: str = Field(min_length=1)
-
-
-class DataSource(_Model):
+class DataSource(SpecModel):
     uri: str = Field(pattern=_DATA_URI)
     format: DataFormat = DataFormat.CSV
     batch_pattern: str = Field(default="*", min_length=1)
@@ -129,28 +81,28 @@ class DataSource(_Model):
     poll_interval: Duration = timedelta(seconds=30)
 
 
-class Trigger(_Model):
+class Trigger(SpecModel):
     on_new_data: bool = True
     schedule: CronExpression | None = None
 
 
-class Driver(_Model):
+class Driver(SpecModel):
     cores: int = Field(default=1, ge=1, le=64)
     memory: SparkMemory = "1g"
 
 
-class Executor(_Model):
+class Executor(SpecModel):
     instances: int = Field(default=1, ge=1, le=100)
     cores: int = Field(default=1, ge=1, le=64)
     memory: SparkMemory = "1g"
 
 
-class CrossValidation(_Model):
+class CrossValidation(SpecModel):
     folds: int = Field(default=3, ge=2, le=20)
     parallelism: int = Field(default=2, ge=1, le=64)
 
 
-class History(_Model):
+class History(SpecModel):
     """Which batches a run trains on: all of them, or only the latest N."""
 
     mode: HistoryMode = HistoryMode.ALL
@@ -163,7 +115,7 @@ class History(_Model):
         return self
 
 
-class Training(_Model):
+class Training(SpecModel):
     image: str = Field(min_length=1)
     image_pull_policy: PullPolicy = PullPolicy.IF_NOT_PRESENT
     spark_version: str = Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")
@@ -179,14 +131,12 @@ class Training(_Model):
     history: History = Field(default_factory=History)
 
 
-class MLflow(_Model):
-    tracking_uri: str = Field(pattern=r"^(https?|file)://\S+$")
+class MLflow(MLflowServer):
     experiment: str | None = None
     registered_model: str = Field(min_length=1)
-    credentials_secret_ref: SecretRef | None = None
 
 
-class Promotion(_Model):
+class Promotion(SpecModel):
     metric: PromotionMetric = PromotionMetric.RMSE
     direction: Direction = Direction.MINIMIZE
     min_improvement: float = Field(default=0.0, ge=0.0, le=1.0)
@@ -194,7 +144,7 @@ class Promotion(_Model):
     alias: Alias = "champion"
 
 
-class TrainingPipelineSpec(_Model):
+class TrainingPipelineSpec(SpecModel):
     data: DataSource
     trigger: Trigger = Field(default_factory=Trigger)
     training: Training
@@ -205,27 +155,5 @@ class TrainingPipelineSpec(_Model):
     history_limit: int = Field(default=5, ge=1, le=100)
 
 
-class InvalidSpecError(ValueError):
-    """A spec the controller cannot act on; `str()` names every offending field."""
-
-    def __init__(self, problems: Mapping[str, str]) -> None:
-        self.problems = dict(problems)
-        super().__init__("; ".join(f"{field}: {why}" for field, why in self.problems.items()))
-
-
-def _field_path(location: tuple[int | str, ...]) -> str:
-    path = "spec"
-    for part in location:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return path
-
-
 def parse_training_pipeline_spec(spec: Mapping[str, Any]) -> TrainingPipelineSpec:
-    try:
-        return TrainingPipelineSpec.model_validate(spec)
-    except ValidationError as error:
-        problems: dict[str, str] = {}
-        for detail in error.errors(include_url=False):
-            message = str(detail["msg"]).removeprefix("Value error, ")
-            problems.setdefault(_field_path(detail["loc"]), message)
-        raise InvalidSpecError(problems) from None
+    return parse_spec(TrainingPipelineSpec, spec)

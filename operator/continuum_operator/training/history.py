@@ -9,8 +9,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from continuum_operator.runs import FINISHED_STATES, ObservedRun, RunState
-from continuum_operator.times import EPOCH, format_time, parse_time
+from continuum_operator.core.times import EPOCH, format_time, parse_time
+from continuum_operator.training.runs import FINISHED_STATES, ObservedRun, RunState
 
 
 class Phase(StrEnum):

@@ -1,9 +1,9 @@
-"""Listing a pipeline's data directory: `hdfs://` and `webhdfs://` through WebHDFS, `file://` on
-the operator's own filesystem.
+"""Listing a data directory: `hdfs://` and `webhdfs://` through WebHDFS, `file://` on the
+operator's own filesystem.
 
-One poll costs one listing of the data directory, plus one listing per candidate directory that
-`batches.directories_to_probe` names (the unprocessed ones), to learn whether its marker is there.
-Each listing is counted in `continuum_data_listings_total`.
+One call costs one listing of the directory, plus one listing per child the caller asks to probe
+(the TrainingPipeline controller: its unprocessed candidate batches), to learn whether the
+completion marker is there. Each listing is counted in `continuum_data_listings_total`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from urllib.parse import urlsplit
 
 from hdfs import InsecureClient
 
-from continuum_operator import metrics
-from continuum_operator.batches import ListingEntry, ProcessedBatches, directories_to_probe
-from continuum_operator.spec import DataSource
+from continuum_operator.adapters import metrics
+from continuum_workloads.dataset.batches import ListingEntry
 
 WEBHDFS_DEFAULT_PORT = 9870
 """Hadoop 3's NameNode HTTP port, used when no WebHDFS address is configured for a NameNode."""
@@ -122,24 +121,25 @@ class DataSourceLister:
             self._clients[location.webhdfs_url] = client
         return _counted(_webhdfs_lister(client), "webhdfs")
 
-    def entries(self, source: DataSource, processed: ProcessedBatches) -> list[ListingEntry]:
-        """The data directory's children, with `has_marker` filled in for the directories that
-        could be new batches."""
-        location = resolve(source.uri, self._webhdfs_map)
+    def entries(
+        self, uri: str, completion_marker: str, probe: Callable[[ListingEntry], bool]
+    ) -> list[ListingEntry]:
+        """The children of the directory `uri`, with `has_marker` filled in for those `probe`
+        selects (each costs a listing of its own)."""
+        location = resolve(uri, self._webhdfs_map)
         lister = self._lister(location)
         base = location.path.rstrip("/") or "/"
         try:
             children = [ListingEntry(name, is_dir, mtime) for name, is_dir, mtime in lister(base)]
             probed = {
-                name: any(
-                    child == source.completion_marker for child, _, _ in lister(f"{base}/{name}")
+                entry.name: any(
+                    child == completion_marker for child, _, _ in lister(f"{base}/{entry.name}")
                 )
-                for name in directories_to_probe(
-                    children, source.batch_pattern, source.completion_marker, processed
-                )
+                for entry in children
+                if probe(entry)
             }
         except Exception as error:  # every transport or HTTP error means "unavailable"
-            raise DataSourceError(f"cannot list {source.uri}: {_describe(error)}") from error
+            raise DataSourceError(f"cannot list {uri}: {_describe(error)}") from error
         return [replace(entry, has_marker=probed.get(entry.name, False)) for entry in children]
 
 

@@ -3,10 +3,27 @@ creates, in one place so that writers and readers cannot drift apart."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 GROUP = "continuum.ml"
 VERSION = "v1alpha1"
 TRAINING_PIPELINES = "trainingpipelines"
 SERVING_DEPLOYMENTS = "servingdeployments"
+
+
+class Kind(StrEnum):
+    """The kinds the operator reconciles; the value is the kind's name, as in `kind:`."""
+
+    TRAINING_PIPELINE = "TrainingPipeline"
+    SERVING_DEPLOYMENT = "ServingDeployment"
+
+    @property
+    def plural(self) -> str:
+        return {
+            Kind.TRAINING_PIPELINE: TRAINING_PIPELINES,
+            Kind.SERVING_DEPLOYMENT: SERVING_DEPLOYMENTS,
+        }[self]
+
 
 SPARK_GROUP = "sparkoperator.k8s.io"
 SPARK_VERSION = "v1beta2"
@@ -28,17 +45,3 @@ BATCHES_ANNOTATION = f"{GROUP}/batches"
 TRIGGERS_ANNOTATION = f"{GROUP}/triggers"
 SCHEDULE_TIME_ANNOTATION = f"{GROUP}/schedule-time"
 RETRAIN_TOKEN_ANNOTATION = f"{GROUP}/retrain-token"
-
-# The training job's record in MLflow, read by the operator to find a run's outcome: tags on the
-# MLflow run and on the model version it registers. Plain identifiers, so that search filters
-# (`tag.continuum_run_id = '...'`) need no quoting.
-MLFLOW_RUN_ID_TAG = "continuum_run_id"
-"""The run's id: the SparkApplication's name."""
-MLFLOW_PIPELINE_TAG = "continuum_pipeline"
-"""`<namespace>/<name>` of the TrainingPipeline."""
-MLFLOW_BATCHES_TAG = "continuum_batches"
-"""The batches the model was trained on, comma-separated."""
-MLFLOW_PROMOTION_TAG = "continuum_promotion"
-"""On the model version: the gate's decision, Promoted or Rejected."""
-MLFLOW_PROMOTION_REASON_TAG = "continuum_promotion_reason"
-"""On the model version: why the gate decided so."""

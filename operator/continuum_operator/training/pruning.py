@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from continuum_operator.history import RunRecord, bounded
-from continuum_operator.runs import ObservedRun
+from continuum_operator.training.history import RunRecord, bounded
+from continuum_operator.training.runs import ObservedRun
 
 
 def spark_applications_to_delete(

@@ -15,17 +15,30 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from continuum_operator import api
-from continuum_operator.batches import Batch, ProcessedBatches, new_batches
-from continuum_operator.conditions import (
+from continuum_operator.adapters import metrics
+from continuum_operator.adapters.datasource import DataSourceError, DataSourceLister
+from continuum_operator.adapters.kube import Kube, SparkOperatorMissing, owner_reference
+from continuum_operator.adapters.registry import Credentials, Registry, RegistryError
+from continuum_operator.core import api
+from continuum_operator.core.api import Kind
+from continuum_operator.core.conditions import (
     DATA_SOURCE_AVAILABLE,
     READY,
     REGISTRY_AVAILABLE,
+    Conditions,
     condition_status,
-    set_condition,
 )
-from continuum_operator.datasource import DataSourceError, DataSourceLister
-from continuum_operator.history import (
+from continuum_operator.core.credentials import (
+    SECRET_NOT_FOUND,
+    SecretNotFound,
+    mlflow_credentials,
+)
+from continuum_operator.core.loop import DEFAULT_POLL_INTERVAL, PassResult
+from continuum_operator.core.spec import InvalidSpecError
+from continuum_operator.core.status import Event
+from continuum_operator.core.times import format_time, parse_time
+from continuum_operator.training.batches import ProcessedBatches, needs_probe, new_batches
+from continuum_operator.training.history import (
     Decision,
     Phase,
     Promotion,
@@ -37,47 +50,15 @@ from continuum_operator.history import (
     phase,
     with_outcome,
 )
-from continuum_operator.kube import Kube, SparkOperatorMissing, owner_reference
-from continuum_operator.planning import PipelineState, plan_run
-from continuum_operator.promotion import decide
-from continuum_operator.pruning import spark_applications_to_delete
-from continuum_operator.registry import Registry, RegistryError
-from continuum_operator.runs import ObservedRun, RunRequest, RunState
-from continuum_operator.sparkapp import build_spark_application, pipeline_labels
-from continuum_operator.spec import (
-    InvalidSpecError,
-    TrainingPipelineSpec,
-    parse_training_pipeline_spec,
-)
-from continuum_operator.times import format_time, parse_time
-
-DEFAULT_POLL_INTERVAL = timedelta(seconds=30)
-
-
-@dataclass(frozen=True)
-class Event:
-    reason: str
-    message: str
-    warning: bool = False
-
-
-@dataclass(frozen=True)
-class StartedRun:
-    name: str
-    triggers: tuple[str, ...]
-    marker_latency: float | None
-    """Seconds from the newest batch's marker landing to its SparkApplication existing."""
-
-
-@dataclass
-class PassResult:
-    status: dict[str, Any]
-    events: list[Event] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    """The dependencies that failed in this pass (the next pass backs off), for metrics."""
-    started: list[StartedRun] = field(default_factory=list)
-    poll_interval: timedelta = DEFAULT_POLL_INTERVAL
-    schedule: str | None = None
+from continuum_operator.training.planning import PipelineState, plan_run
+from continuum_operator.training.promotion import decide, recorded
+from continuum_operator.training.pruning import spark_applications_to_delete
+from continuum_operator.training.runs import ObservedRun, RunRequest, RunState
+from continuum_operator.training.schedule import next_tick
+from continuum_operator.training.sparkapp import build_spark_application, pipeline_labels
+from continuum_operator.training.spec import TrainingPipelineSpec, parse_training_pipeline_spec
+from continuum_workloads import contract
+from continuum_workloads.dataset.batches import Batch
 
 
 @dataclass
@@ -87,26 +68,6 @@ class Memory:
 
     announced: set[str] = field(default_factory=set)
     """Batches a BatchDetected Event was posted for."""
-
-
-def _as_stored(value: Any) -> Any:
-    """`value` as the API server stores it: a null field is absent (a merge patch deletes it, and
-    structural schemas prune it), at any depth."""
-    if isinstance(value, Mapping):
-        return {key: _as_stored(item) for key, item in value.items() if item is not None}
-    if isinstance(value, list):
-        return [_as_stored(item) for item in value]
-    return value
-
-
-def status_changes(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:
-    """The merge patch turning `current` into `wanted` for the keys `wanted` names. A key whose
-    stored form already matches is left out, so a pass that changes nothing writes nothing."""
-    return {
-        key: value
-        for key, value in wanted.items()
-        if _as_stored(current.get(key)) != _as_stored(value)
-    }
 
 
 def _newest(processed: ProcessedBatches) -> Batch | None:
@@ -130,62 +91,35 @@ def asks_for_pass(pipeline: Mapping[str, Any]) -> bool:
     )
 
 
-class _Conditions:
-    """The pass's conditions, plus an Event whenever one changes status."""
+class TrainingPipelineController:
+    """Reconciles TrainingPipelines (`core.loop.Controller`)."""
 
-    def __init__(self, status: Mapping[str, Any], generation: int, now: datetime) -> None:
-        self.items: list[dict[str, Any]] = [dict(c) for c in status.get("conditions") or ()]
-        self.events: list[Event] = []
-        self._generation = generation
-        self._now = now
+    kind = Kind.TRAINING_PIPELINE
 
-    def set(self, type_: str, ok: bool, reason: str, message: str) -> None:
-        # An Event when something breaks and when it recovers; not for every first success.
-        previous = condition_status(self.items, type_)
-        if (not ok and previous is not False) or (ok and previous is False):
-            self.events.append(Event(reason, message, warning=not ok))
-        self.items = set_condition(
-            self.items,
-            type_,
-            ok,
-            reason=reason,
-            message=message,
-            observed_generation=self._generation,
-            now=self._now,
-        )
-
-
-class Reconciler:
     def __init__(
         self,
         kube: Kube,
         lister: DataSourceLister,
-        registry_for: Callable[[str], Registry],
+        registry_for: Callable[[str, Credentials | None], Registry],
     ) -> None:
         self._kube = kube
         self._lister = lister
         self._registry_for = registry_for
 
-    def sync(
-        self, namespace: str, name: str, memory: Memory, now: datetime
-    ) -> tuple[dict[str, Any], PassResult] | None:
-        """Reads the pipeline as stored now (never a cached copy: the last pass's status write
-        must be seen), reconciles it and writes what changed in its status. None once the
-        pipeline is gone."""
-        pipeline = self._kube.get_pipeline(namespace, name)
-        if pipeline is None:
-            return None
-        result = self.reconcile(pipeline, memory, now)
-        patch = status_changes(pipeline.get("status") or {}, result.status)
-        if patch:
-            self._kube.patch_pipeline_status(namespace, name, patch)
-        return pipeline, result
+    def new_memory(self) -> Memory:
+        return Memory()
+
+    def poll_interval(self, pipeline: Mapping[str, Any]) -> timedelta:
+        try:
+            return parse_training_pipeline_spec(pipeline.get("spec") or {}).data.poll_interval
+        except InvalidSpecError:
+            return DEFAULT_POLL_INTERVAL
 
     def reconcile(self, pipeline: Mapping[str, Any], memory: Memory, now: datetime) -> PassResult:
         metadata = pipeline["metadata"]
         status = pipeline.get("status") or {}
         generation = int(metadata.get("generation") or 0)
-        conditions = _Conditions(status, generation, now)
+        conditions = Conditions(status, generation, now)
         base = {"observedGeneration": generation}
         try:
             spec = parse_training_pipeline_spec(pipeline.get("spec") or {})
@@ -196,7 +130,9 @@ class Reconciler:
                 conditions.events,
             )
         result = PassResult(
-            base, poll_interval=spec.data.poll_interval, schedule=spec.trigger.schedule
+            base,
+            poll_interval=spec.data.poll_interval,
+            wake_at=next_tick(spec.trigger.schedule, now) if spec.trigger.schedule else None,
         )
         namespace, name = metadata["namespace"], metadata["name"]
         try:
@@ -220,7 +156,13 @@ class Reconciler:
         plan = None
         try:
             consumed = state.absorb(run.request for run in runs).processed
-            entries = self._lister.entries(spec.data, consumed)
+            entries = self._lister.entries(
+                spec.data.uri,
+                spec.data.completion_marker,
+                lambda entry: needs_probe(
+                    entry, spec.data.batch_pattern, spec.data.completion_marker, consumed
+                ),
+            )
             complete = new_batches(
                 entries, spec.data.batch_pattern, spec.data.completion_marker, consumed
             )
@@ -254,17 +196,15 @@ class Reconciler:
         records = [RunRecord.from_status(raw) for raw in status.get("runs") or ()]
         update = observe(records, runs, now=now)
         result.events += filter(None, map(_run_event, update.changed))
-        settled = self._settle(spec, update.history, conditions, result)
+        settled = self._settle(namespace, spec, update.history, conditions, result)
         for pruned in spark_applications_to_delete(runs, settled, limit=spec.history_limit):
             self._kube.delete_spark_application(namespace, pruned)
             result.events.append(Event("RunPruned", f"deleted finished run {pruned}"))
         history = bounded(settled, spec.history_limit)
 
-        failing = [
-            item for item in conditions.items if item["type"] != READY and item["status"] == "False"
-        ]
+        failing = conditions.failing(besides=READY)
         if failing:
-            conditions.set(READY, False, failing[0]["reason"], failing[0]["message"])
+            conditions.set(READY, False, failing["reason"], failing["message"])
         else:
             conditions.set(READY, True, "Watching", f"watching {spec.data.uri}")
         newest = _newest(state.processed)
@@ -295,14 +235,12 @@ class Reconciler:
         body["metadata"]["ownerReferences"] = [owner_reference(pipeline)]
         name = body["metadata"]["name"]
         if self._kube.create_spark_application(body):
+            for trigger in request.triggers:
+                metrics.RUNS_STARTED.labels(trigger).inc()
             newest = max(request.batches, key=lambda batch: batch.key, default=None)
-            result.started.append(
-                StartedRun(
-                    name,
-                    tuple(request.triggers),
-                    None if newest is None else now.timestamp() - newest.modification_time / 1000,
-                )
-            )
+            if newest is not None:
+                latency = now.timestamp() - newest.modification_time / 1000
+                metrics.MARKER_TO_RUN_SECONDS.observe(max(latency, 0.0))
             batches = f" for {_names(request.batches)}" if request.batches else ""
             result.events.append(
                 Event("RunStarted", f"run {name} ({', '.join(request.triggers)}){batches}")
@@ -313,9 +251,10 @@ class Reconciler:
 
     def _settle(
         self,
+        namespace: str,
         spec: TrainingPipelineSpec,
         history: Sequence[RunRecord],
-        conditions: _Conditions,
+        conditions: Conditions,
         result: PassResult,
     ) -> tuple[RunRecord, ...]:
         """Applies the promotion gate to succeeded runs without a decision; reports the
@@ -326,23 +265,28 @@ class Reconciler:
         if not pending and condition_status(conditions.items, REGISTRY_AVAILABLE) is True:
             return history
         try:
-            registry = self._registry_for(spec.mlflow.tracking_uri)
+            credentials = mlflow_credentials(self._kube, namespace, spec.mlflow)
+            registry = self._registry_for(spec.mlflow.tracking_uri, credentials)
             champion = registry.champion_version(model, alias)
             for record in reversed(pending):  # oldest first: each may change the champion
                 outcome = registry.outcome(model, record.name)
                 if outcome.model_version is None:
                     promotion = Promotion(
                         Decision.REJECTED,
-                        f"no version of {model} is tagged {api.MLFLOW_RUN_ID_TAG}={record.name}",
+                        f"no version of {model} is tagged "
+                        f"{contract.MLFLOW_RUN_ID_TAG}={record.name}",
                     )
                 else:
-                    promotion = outcome.decision or decide(
+                    earlier = recorded(outcome.tags or {})
+                    promotion = earlier or decide(
                         spec.promotion,
                         outcome.metrics or {},
                         has_champion=champion not in (None, outcome.model_version),
                     )
-                    if outcome.decision is None:
-                        registry.record_decision(model, outcome.model_version, promotion)
+                    if earlier is None:
+                        registry.record_decision(
+                            model, outcome.model_version, promotion.decision, promotion.reason
+                        )
                     if promotion.decision is Decision.PROMOTED:
                         registry.promote(model, alias, outcome.model_version)
                         champion = outcome.model_version
@@ -361,6 +305,10 @@ class Reconciler:
                         f"{model} version {version} of run {record.name}: {promotion.reason}",
                     )
                 )
+        except SecretNotFound as error:
+            conditions.set(REGISTRY_AVAILABLE, False, SECRET_NOT_FOUND, str(error))
+            result.failed.append("Registry")
+            return history
         except RegistryError as error:
             conditions.set(REGISTRY_AVAILABLE, False, "RegistryUnreachable", str(error))
             result.failed.append("Registry")

@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from continuum_operator.history import Decision, Promotion
-from continuum_operator.spec import Direction
-from continuum_operator.spec import Promotion as PromotionSpec
+from continuum_operator.training.history import Decision, Promotion
+from continuum_operator.training.spec import Direction
+from continuum_operator.training.spec import Promotion as PromotionSpec
+from continuum_workloads import contract
 
 CHAMPION_PREFIX = "champion_"
 
@@ -51,3 +52,11 @@ def decide(gate: PromotionSpec, metrics: Mapping[str, float], *, has_champion: b
     if improvement > 0 and improvement >= gate.min_improvement:
         return Promotion(Decision.PROMOTED, comparison)
     return Promotion(Decision.REJECTED, comparison)
+
+
+def recorded(tags: Mapping[str, str]) -> Promotion | None:
+    """The decision an earlier pass tagged on the model version, if any."""
+    decision = tags.get(contract.MLFLOW_PROMOTION_TAG)
+    if decision not in set(Decision):
+        return None
+    return Promotion(Decision(decision), tags.get(contract.MLFLOW_PROMOTION_REASON_TAG, ""))

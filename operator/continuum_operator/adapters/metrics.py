@@ -1,19 +1,20 @@
-"""The operator's Prometheus metrics, served by `continuum operator --metrics-port`."""
+"""The operator's Prometheus metrics, served by `continuum operator --metrics-port`. Those of the
+shared reconcile loop carry the kind they count."""
 
 from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
 RECONCILES = Counter(
-    "continuum_reconciles_total", "Reconcile passes of TrainingPipelines, by result", ["result"]
+    "continuum_reconciles_total", "Reconcile passes, by kind and result", ["kind", "result"]
 )
 ERRORS = Counter(
     "continuum_reconcile_errors_total",
-    "Failed reconcile passes, by the dependency or exception that failed them",
-    ["error"],
+    "Failed reconcile passes, by kind and the dependency or exception that failed them",
+    ["kind", "error"],
 )
-HANDLER_SECONDS = Histogram(
-    "continuum_handler_duration_seconds", "Time spent in operator handlers", ["handler"]
+RECONCILE_SECONDS = Histogram(
+    "continuum_reconcile_duration_seconds", "Time one reconcile pass takes, by kind", ["kind"]
 )
 RUNS_STARTED = Counter(
     "continuum_training_runs_started_total", "SparkApplications created, by trigger", ["trigger"]

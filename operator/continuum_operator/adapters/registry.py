@@ -1,0 +1,202 @@
+"""The MLflow Model Registry as the controllers use it.
+
+TrainingPipelines: find what a run registered, read its metrics, record the promotion decision and
+move the alias. The training job tags its MLflow run and the model version it registers with
+`contract.MLFLOW_RUN_ID_TAG` = the run's name (its SparkApplication's name), so the operator finds
+them without knowing MLflow ids.
+
+ServingDeployments: one request tells which versions a model's aliases name and which is the
+latest (`model_snapshot`), and a version whose rollout failed is tagged so.
+
+Each server is called with the credentials of the object that names it (its
+`mlflow.credentialsSecretRef`, the same Secret its pods get), or else with the operator's own
+environment (MLflow's MLFLOW_TRACKING_* variables). Every request is counted in
+`continuum_registry_requests_total`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TypeVar
+
+from mlflow.entities.model_registry import ModelVersionTag
+from mlflow.exceptions import MlflowException
+from mlflow.store.model_registry.rest_store import RestStore as RegistryStore
+from mlflow.store.tracking.rest_store import RestStore as TrackingStore
+from mlflow.utils.credentials import get_default_host_creds
+from mlflow.utils.rest_utils import MlflowHostCreds
+from prometheus_client import Counter
+
+from continuum_workloads import contract
+
+_NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
+_T = TypeVar("_T")
+
+MLFLOW_ROLLOUT_FAILED_TAG = "continuum_rollout_failed"
+"""On a model version whose rollout failed: `<namespace>/<name>: <why>` of the
+ServingDeployment that rolled it back."""
+
+REQUESTS = Counter(
+    "continuum_registry_requests_total",
+    "Requests to MLflow tracking servers, by call and result (ok, error)",
+    ["call", "result"],
+)
+
+
+class RegistryError(Exception):
+    """MLflow could not be reached or refused a call; `str()` says why."""
+
+
+class NotFound(RegistryError):
+    """The registry does not know the model, version or alias asked for."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a credentials Secret holds, under MLflow's own variable names."""
+
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+    insecure_tls: bool = False
+
+    @classmethod
+    def from_secret_data(cls, data: Mapping[str, str]) -> Credentials:
+        return cls(
+            username=data.get("MLFLOW_TRACKING_USERNAME") or None,
+            password=data.get("MLFLOW_TRACKING_PASSWORD") or None,
+            token=data.get("MLFLOW_TRACKING_TOKEN") or None,
+            insecure_tls=data.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true",
+        )
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a finished training run left in MLflow."""
+
+    model_version: str | None
+    """None when the run registered no version (the job failed before registering)."""
+    mlflow_run_id: str | None = None
+    metrics: dict[str, float] | None = None
+    tags: dict[str, str] | None = None
+    """The version's tags: a promotion decision already recorded there means an earlier pass
+    decided, then was interrupted."""
+
+
+@dataclass(frozen=True)
+class ModelSnapshot:
+    """What the registry says of one model at one moment."""
+
+    name: str
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    """Alias → version."""
+    latest_version: str | None = None
+    """The newest version whose registration finished (status READY)."""
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+class Registry:
+    """One MLflow tracking server, called with one set of credentials; every error surfaces as
+    a `RegistryError`."""
+
+    def __init__(self, tracking_uri: str, credentials: Credentials | None = None) -> None:
+        self.tracking_uri = tracking_uri
+        self.credentials = credentials
+        self._registry = RegistryStore(self.host_credentials)
+        self._tracking = TrackingStore(self.host_credentials)
+
+    def host_credentials(self) -> MlflowHostCreds:
+        """What each request authenticates with (asked before every request)."""
+        if self.credentials is None:
+            return get_default_host_creds(self.tracking_uri)
+        return MlflowHostCreds(
+            self.tracking_uri,
+            username=self.credentials.username,
+            password=self.credentials.password,
+            token=self.credentials.token,
+            ignore_tls_verification=self.credentials.insecure_tls,
+        )
+
+    def _call(self, what: str, function: Callable[..., _T], *args: object) -> _T:
+        try:
+            value = function(*args)
+        except MlflowException as error:
+            REQUESTS.labels(function.__name__, "error").inc()
+            if error.error_code == _NOT_FOUND or "not found" in error.message.lower():
+                raise NotFound(f"MLflow {what}: {error.message}") from error
+            raise RegistryError(f"MLflow {what}: {error.message}") from error
+        except Exception as error:  # connection refused, timeouts: the server is unreachable
+            REQUESTS.labels(function.__name__, "error").inc()
+            raise RegistryError(f"MLflow at {self.tracking_uri} unreachable: {error}") from error
+        REQUESTS.labels(function.__name__, "ok").inc()
+        return value
+
+    # --- TrainingPipelines ------------------------------------------------------------------
+
+    def champion_version(self, model: str, alias: str) -> str | None:
+        """The version holding `alias`, or None when the model or the alias does not exist."""
+        try:
+            found = self._call(
+                f"alias {model}@{alias}", self._registry.get_model_version_by_alias, model, alias
+            )
+        except NotFound:
+            return None
+        return found.version
+
+    def outcome(self, model: str, run_name: str) -> RunOutcome:
+        filter_string = (
+            f"name='{_escape(model)}' and tag.{contract.MLFLOW_RUN_ID_TAG}='{_escape(run_name)}'"
+        )
+        versions = self._call(
+            "model version search", self._registry.search_model_versions, filter_string
+        )
+        if not versions:
+            return RunOutcome(model_version=None)
+        # A retried job may register twice; the newest version is the one it finished with.
+        version = max(versions, key=lambda found: int(found.version))
+        metrics: dict[str, float] = {}
+        if version.run_id:
+            run = self._call("run lookup", self._tracking.get_run, version.run_id)
+            metrics = {key: float(value) for key, value in run.data.metrics.items()}
+        return RunOutcome(str(version.version), version.run_id, metrics, dict(version.tags or {}))
+
+    def record_decision(self, model: str, version: str, decision: str, reason: str) -> None:
+        """Tags the decision on the version first, so a pass interrupted before the alias moves
+        finds the decision again instead of deciding anew against a moved champion."""
+        self.tag(model, version, contract.MLFLOW_PROMOTION_REASON_TAG, reason[:5000])
+        self.tag(model, version, contract.MLFLOW_PROMOTION_TAG, decision)
+
+    def promote(self, model: str, alias: str, version: str) -> None:
+        self._call("alias", self._registry.set_registered_model_alias, model, alias, version)
+
+    # --- ServingDeployments -------------------------------------------------------------------
+
+    def model_snapshot(self, model: str) -> ModelSnapshot:
+        """The model's aliases and latest version, in one request. `NotFound` when the
+        registry does not know the model."""
+        found = self._call(f"model {model}", self._registry.get_registered_model, model)
+        # One latest version per (deprecated) stage; a version is in one stage only, so the
+        # newest of them is the newest version.
+        ready = [v for v in found.latest_versions or () if str(v.status) == "READY"]
+        latest = max(ready, key=lambda v: int(v.version), default=None)
+        return ModelSnapshot(
+            name=model,
+            aliases={alias: str(version) for alias, version in (found.aliases or {}).items()},
+            latest_version=None if latest is None else str(latest.version),
+        )
+
+    def tag(self, model: str, version: str, key: str, value: str) -> None:
+        self._call(
+            "tag", self._registry.set_model_version_tag, model, version, ModelVersionTag(key, value)
+        )
+
+
+@lru_cache(maxsize=256)
+def registry_for(tracking_uri: str, credentials: Credentials | None = None) -> Registry:
+    """One client per server and credentials, kept so connections are reused."""
+    return Registry(tracking_uri, credentials)
