@@ -4,6 +4,12 @@ Each object gets one loop (a kopf daemon) that runs a reconcile pass at its poll
 moment the pass asks for (a cron tick, a rollout deadline), and sooner when woken. Watchers of
 each kind wake it (`wake`). Only the loop reconciles, so the passes of one object never race.
 
+The objects carry no finalizer: deleting one needs nothing from the operator (what it created is
+owned through ownerReferences and garbage-collected), so `kubectl delete` completes while the
+operator is down. kopf puts a finalizer on every object a daemon runs for, to stop the daemon
+before the object goes; the loop needs none, because it ends by itself once a pass finds the
+object gone (or replaced by a new one of the same name), and a deletion wakes it.
+
 A pass reads the object as stored now, lets the kind's controller decide and act, writes what
 changed in its status and posts its Events. A pass that fails unexpectedly (the API server
 refusing a call, a bug) sets Ready=False with reason `ReconcileFailed` and the error, posts a
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,7 +41,8 @@ from continuum_operator.core.status import Event, status_changes
 
 DEFAULT_POLL_INTERVAL = timedelta(seconds=30)
 FINALIZER = f"{api.GROUP}/operator"
-"""kopf's finalizer on objects with a loop: named for Continuum, so users know whose it is."""
+"""The finalizer earlier versions put on every object: kopf removes it from objects it finds
+carrying it, since no handler needs one."""
 RECONCILE_FAILED = "ReconcileFailed"
 
 
@@ -83,6 +91,30 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     memo.kube = Kube()
     memo.wakeups = {}
     memo.controllers = {kind: factory(memo) for kind, factory in _factories.items()}
+
+
+def daemon(kind: Kind) -> None:
+    """Runs one loop per object of `kind`, as a kopf daemon registered without kopf's finalizer
+    (see the module's docstring)."""
+
+    async def object_loop(
+        namespace: str, name: str, uid: str, memo: kopf.Memo, logger: logging.Logger, **_: Any
+    ) -> None:
+        await run(memo, kind, namespace, name, logger, uid=uid)
+
+    registry = kopf.get_default_registry()
+    kopf.daemon(
+        api.GROUP, api.VERSION, kind.plural, id=f"{kind}-loop", cancellation_timeout=2.0,
+        registry=registry,
+    )(object_loop)  # fmt: skip
+    # kopf.daemon has no option to go without the finalizer; its handler is a frozen dataclass.
+    spawning = registry._spawning
+    spawning._handlers = [
+        dataclasses.replace(handler, requires_finalizer=False)
+        if handler.fn is object_loop
+        else handler
+        for handler in spawning._handlers
+    ]
 
 
 def wake(memo: kopf.Memo, kind: Kind, namespace: str, name: str) -> None:
@@ -139,13 +171,29 @@ def report_failure(
     return conditions.events
 
 
+def current(body: Mapping[str, Any] | None, uid: str | None) -> bool:
+    """Whether `body` is still the object a loop was started for: not gone, and not a new object
+    that took its name."""
+    return body is not None and (uid is None or body["metadata"].get("uid") == uid)
+
+
 async def run(
-    memo: kopf.Memo, kind: Kind, namespace: str, name: str, logger: logging.Logger
+    memo: kopf.Memo,
+    kind: Kind,
+    namespace: str,
+    name: str,
+    logger: logging.Logger,
+    *,
+    uid: str | None = None,
 ) -> None:
     """The object's loop, until the object is gone (or kopf stops the daemon)."""
     controller: Controller = memo.controllers[kind]
     key = (kind, namespace, name)
-    wakeup = memo.wakeups.setdefault(key, asyncio.Event())
+    wakeup = asyncio.Event()
+    earlier: asyncio.Event | None = memo.wakeups.get(key)
+    if earlier is not None:  # the loop of a deleted object of this name: it looks and ends
+        earlier.set()
+    memo.wakeups[key] = wakeup
     memory = controller.new_memory()
     failures = 0
     poll_interval = DEFAULT_POLL_INTERVAL
@@ -158,7 +206,7 @@ async def run(
             try:
                 with metrics.RECONCILE_SECONDS.labels(kind).time():
                     body = await asyncio.to_thread(read, memo.kube, kind, namespace, name)
-                    if body is None:  # deleted; the daemon is stopped with it
+                    if not current(body, uid):  # deleted: the loop ends with it
                         return
                     poll_interval = controller.poll_interval(body)
                     result = await asyncio.to_thread(sync, memo.kube, controller, body, memory, now)
@@ -180,7 +228,8 @@ async def run(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wakeup.wait(), timeout=delay.total_seconds())
     finally:
-        memo.wakeups.pop(key, None)
+        if memo.wakeups.get(key) is wakeup:
+            del memo.wakeups[key]
 
 
 async def _report(

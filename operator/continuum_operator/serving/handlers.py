@@ -41,6 +41,7 @@ def _controller(memo: kopf.Memo) -> ServingDeploymentController:
 
 
 loop.register(_KIND, _controller)
+loop.daemon(_KIND)
 
 
 @kopf.on.startup(id="serving")
@@ -69,9 +70,11 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.event(api.GROUP, api.VERSION, api.SERVING_DEPLOYMENTS)
-async def serving_deployment_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    # Its own status writes leave the generation alone: no pass for them.
-    if body.metadata.get("generation") != (body.get("status") or {}).get("observedGeneration"):
+async def serving_deployment_changed(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    # Its own status writes leave the generation alone: no pass for them. A deletion wakes the
+    # loop so that it ends now.
+    observed = (body.get("status") or {}).get("observedGeneration")
+    if type == "DELETED" or body.metadata.get("generation") != observed:
         loop.wake(memo, _KIND, body.metadata.namespace, body.metadata.name)
 
 
@@ -85,10 +88,3 @@ async def scorer_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     for owner in body.metadata.get("ownerReferences") or ():
         if owner.get("kind") == _KIND:
             loop.wake(memo, _KIND, body.metadata.namespace, owner["name"])
-
-
-@kopf.daemon(api.GROUP, api.VERSION, api.SERVING_DEPLOYMENTS, cancellation_timeout=2.0)
-async def serving_loop(
-    namespace: str, name: str, memo: kopf.Memo, logger: logging.Logger, **_: Any
-) -> None:
-    await loop.run(memo, _KIND, namespace, name, logger)

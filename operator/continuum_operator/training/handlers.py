@@ -1,8 +1,9 @@
 """The kopf handlers of TrainingPipelines: thin wiring around `reconcile.TrainingPipelineController`
 and the shared loop (`core.loop`).
 
-Watchers wake a pipeline's loop: a changed spec or retrain annotation, any change of one of its
-SparkApplications (state changes included), and the SparkApplication CRD appearing or going.
+Watchers wake a pipeline's loop: a changed spec or retrain annotation, its deletion, any change of
+one of its SparkApplications (state changes included), and the SparkApplication CRD appearing or
+going.
 """
 
 from __future__ import annotations
@@ -36,11 +37,13 @@ def _controller(memo: kopf.Memo) -> TrainingPipelineController:
 
 
 loop.register(Kind.TRAINING_PIPELINE, _controller)
+loop.daemon(Kind.TRAINING_PIPELINE)
 
 
 @kopf.on.event(api.GROUP, api.VERSION, api.TRAINING_PIPELINES)
-async def pipeline_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    if asks_for_pass(body):
+async def pipeline_changed(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    # A deletion wakes the loop too, so that it ends now rather than at its next poll.
+    if type == "DELETED" or asks_for_pass(body):
         loop.wake(memo, Kind.TRAINING_PIPELINE, body.metadata.namespace, body.metadata.name)
 
 
@@ -66,10 +69,3 @@ async def spark_operator_changed(memo: kopf.Memo, **_: Any) -> None:
     """The spark-operator's CRD installed, changed or removed: every pipeline looks now rather
     than after its backoff, so installing the spark-operator takes effect at once."""
     loop.wake_all(memo, Kind.TRAINING_PIPELINE)
-
-
-@kopf.daemon(api.GROUP, api.VERSION, api.TRAINING_PIPELINES, cancellation_timeout=2.0)
-async def pipeline_loop(
-    namespace: str, name: str, memo: kopf.Memo, logger: logging.Logger, **_: Any
-) -> None:
-    await loop.run(memo, Kind.TRAINING_PIPELINE, namespace, name, logger)

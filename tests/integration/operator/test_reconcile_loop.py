@@ -1,6 +1,7 @@
 """What the reconcile loop gives every kind, against the local stack's API server: a pass the API
 server refuses shows in Ready and an Event, and the loop recovers once the refusal ends; the
-operator's writes carry its own field manager."""
+operator's writes carry its own field manager; objects carry no finalizer, so they are deleted
+while the operator is down."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 import yaml
 from pipeline_harness import Pipelines, ServedModel, Servings, managed_fields
 
+from continuum_operator.core.loop import FINALIZER
 from localstack.harness import Operator, kubectl, wait_for
 
 SPARK_APPLICATION = {
@@ -196,3 +198,38 @@ def test_a_refused_api_call_is_reported_the_same_way_for_a_serving_deployment(
     lift()
     wait_for(lambda: servings.condition("refused", "Ready")["status"] == "True", timeout=60)
     assert servings.scorer("refused") is not None
+
+
+def test_objects_are_deleted_while_the_operator_is_down_and_their_children_go_with_them(
+    operator: Operator,
+    pipelines: Pipelines,
+    servings: Servings,
+    hdfs_client: Any,
+    hdfs_dir: str,
+    watching_hdfs_dir: dict[str, Any],
+    serving_spec: dict[str, Any],
+    model: ServedModel,
+) -> None:
+    # An object carrying the finalizer earlier versions put on every object loses it.
+    manifest = pipelines.manifest("deleted", watching_hdfs_dir)
+    manifest["metadata"]["finalizers"] = [FINALIZER]
+    kubectl("apply", "-f", "-", stdin=yaml.safe_dump(manifest))
+    hdfs_client.write(f"{hdfs_dir}/batch-0001/part-0000.csv", data="price\n1\n")
+    hdfs_client.write(f"{hdfs_dir}/batch-0001/_SUCCESS", data="")
+    model.champion_versions(1)
+    servings.apply("deleted", serving_spec)
+    wait_for(pipelines.spark_applications, what="the pipeline's run")
+    wait_for(lambda: servings.scorer("deleted"), what="the scorer Deployment")
+    wait_for(
+        lambda: not pipelines.get("deleted")["metadata"].get("finalizers"),
+        what="the earlier finalizer removed",
+    )
+    assert not servings.get("deleted")["metadata"].get("finalizers")
+
+    operator.stop()
+    for resource in ("tp", "sd"):
+        kubectl("delete", resource, "deleted", "-n", pipelines.namespace, "--timeout=30s")
+    assert pipelines.names() == [] and servings.names() == []
+    # ownerReferences: the garbage collector removes what they owned, with no operator.
+    wait_for(lambda: pipelines.spark_applications() == [], timeout=60, what="runs collected")
+    wait_for(lambda: servings.scorer("deleted") is None, timeout=60, what="scorer collected")
