@@ -25,6 +25,9 @@ MLFLOW_PROMOTION_TAG = "continuum_promotion"
 """On the model version: the gate's decision, Promoted or Rejected."""
 MLFLOW_PROMOTION_REASON_TAG = "continuum_promotion_reason"
 """On the model version: why the gate decided so."""
+MLFLOW_CHAMPION_VERSION_TAG = "champion_version"
+"""On the MLflow run: the champion version the run scored on its holdout (its `champion_<metric>`
+metrics); absent when there was no champion."""
 
 # The serving pod (`continuum serve`): one HTTP port for probes and Prometheus.
 SERVING_HTTP_PORT = 8080

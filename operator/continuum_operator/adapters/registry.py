@@ -2,8 +2,9 @@
 
 TrainingPipelines: find what a run registered, read its metrics, record the promotion decision and
 move the alias. The training job tags its MLflow run and the model version it registers with
-`contract.MLFLOW_RUN_ID_TAG` = the run's name (its SparkApplication's name), so the operator finds
-them without knowing MLflow ids.
+`contract.MLFLOW_RUN_ID_TAG` = the run's name (its SparkApplication's name) and
+`contract.MLFLOW_PIPELINE_TAG` = `<namespace>/<pipeline>`; the operator finds them by both tags, so
+pipelines sharing a server or a model never see each other's runs.
 
 ServingDeployments: one request tells which versions a model's aliases name and which is the
 latest (`model_snapshot`), and a version whose rollout failed is tagged so.
@@ -16,7 +17,9 @@ environment (MLflow's MLFLOW_TRACKING_* variables). Every request is counted in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TypeVar
@@ -83,6 +86,8 @@ class RunOutcome:
     tags: dict[str, str] | None = None
     """The version's tags: a promotion decision already recorded there means an earlier pass
     decided, then was interrupted."""
+    scored_against: str | None = None
+    """The champion version the run scored on its holdout; None when there was none."""
 
 
 @dataclass(frozen=True)
@@ -148,9 +153,14 @@ class Registry:
             return None
         return found.version
 
-    def outcome(self, model: str, run_name: str) -> RunOutcome:
-        filter_string = (
-            f"name='{_escape(model)}' and tag.{contract.MLFLOW_RUN_ID_TAG}='{_escape(run_name)}'"
+    def outcome(self, model: str, pipeline: str, run_name: str) -> RunOutcome:
+        """What run `run_name` of `pipeline` (`<namespace>/<name>`) registered as `model`."""
+        filter_string = " and ".join(
+            [
+                f"name='{_escape(model)}'",
+                f"tag.{contract.MLFLOW_PIPELINE_TAG}='{_escape(pipeline)}'",
+                f"tag.{contract.MLFLOW_RUN_ID_TAG}='{_escape(run_name)}'",
+            ]
         )
         versions = self._call(
             "model version search", self._registry.search_model_versions, filter_string
@@ -160,10 +170,23 @@ class Registry:
         # A retried job may register twice; the newest version is the one it finished with.
         version = max(versions, key=lambda found: int(found.version))
         metrics: dict[str, float] = {}
+        scored_against = None
         if version.run_id:
             run = self._call("run lookup", self._tracking.get_run, version.run_id)
             metrics = {key: float(value) for key, value in run.data.metrics.items()}
-        return RunOutcome(str(version.version), version.run_id, metrics, dict(version.tags or {}))
+            scored_against = run.data.tags.get(contract.MLFLOW_CHAMPION_VERSION_TAG)
+        return RunOutcome(
+            str(version.version), version.run_id, metrics, dict(version.tags or {}), scored_against
+        )
+
+    @contextmanager
+    def exclusive(self, model: str) -> Iterator[None]:
+        """Holds every other pass of this operator off `model` on this server: reading its alias,
+        deciding and moving the alias become one step. Replicas of the operator do not run
+        passes side by side (peering), and MLflow has no conditional alias update to fence
+        anyone else."""
+        with _model_lock(self.tracking_uri, model):
+            yield
 
     def record_decision(self, model: str, version: str, decision: str, reason: str) -> None:
         """Tags the decision on the version first, so a pass interrupted before the alias moves
@@ -194,6 +217,15 @@ class Registry:
         self._call(
             "tag", self._registry.set_model_version_tag, model, version, ModelVersionTag(key, value)
         )
+
+
+_MODEL_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_MODEL_LOCKS_GUARD = threading.Lock()
+
+
+def _model_lock(tracking_uri: str, model: str) -> threading.Lock:
+    with _MODEL_LOCKS_GUARD:
+        return _MODEL_LOCKS.setdefault((tracking_uri, model), threading.Lock())
 
 
 @lru_cache(maxsize=256)

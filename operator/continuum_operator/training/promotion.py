@@ -4,6 +4,11 @@ The training job scores both the candidate and the current champion on the same 
 both to the candidate's MLflow run: the metric under its own name (`rmse`) and the champion's score
 under `champion_<metric>` (`champion_rmse`). Comparing scores from one holdout keeps the gate fair
 when the data drifts between runs.
+
+The comparison holds only against the version the run scored. Several pipelines may promote to one
+model, so the alias is re-read right before it moves, and a candidate whose champion was replaced
+meanwhile is rejected rather than promoted over a model it was never compared with (`gate`); the
+registry adapter makes re-read, decision and move one step per model.
 """
 
 from __future__ import annotations
@@ -52,6 +57,32 @@ def decide(gate: PromotionSpec, metrics: Mapping[str, float], *, has_champion: b
     if improvement > 0 and improvement >= gate.min_improvement:
         return Promotion(Decision.PROMOTED, comparison)
     return Promotion(Decision.REJECTED, comparison)
+
+
+def gate(
+    spec: PromotionSpec,
+    metrics: Mapping[str, float],
+    *,
+    candidate: str,
+    scored_against: str | None,
+    champion: str | None,
+    earlier: Promotion | None,
+) -> Promotion:
+    """The decision on model version `candidate`, whose run scored version `scored_against` (None:
+    there was no champion) and logged `metrics`, now that the alias names `champion`. A decision
+    recorded by an earlier pass (`earlier`) stands, unless the champion moved since it was
+    taken and before the alias reached the candidate."""
+    if champion == candidate:
+        return earlier or Promotion(Decision.PROMOTED, "already holds the alias")
+    if earlier is not None and earlier.decision is Decision.REJECTED:
+        return earlier
+    if champion != scored_against:
+        return Promotion(
+            Decision.REJECTED,
+            f"the champion moved from version {scored_against or 'none'} to {champion or 'none'} "
+            "after the run scored it: no comparison with the new champion",
+        )
+    return earlier or decide(spec, metrics, has_champion=scored_against is not None)
 
 
 def recorded(tags: Mapping[str, str]) -> Promotion | None:

@@ -18,7 +18,12 @@ from typing import Any
 from continuum_operator.adapters import metrics
 from continuum_operator.adapters.datasource import DataSourceError, DataSourceLister
 from continuum_operator.adapters.kube import Kube, SparkOperatorMissing, owner_reference
-from continuum_operator.adapters.registry import Credentials, Registry, RegistryError
+from continuum_operator.adapters.registry import (
+    Credentials,
+    Registry,
+    RegistryError,
+    RunOutcome,
+)
 from continuum_operator.core import api
 from continuum_operator.core.api import Kind
 from continuum_operator.core.conditions import (
@@ -51,7 +56,7 @@ from continuum_operator.training.history import (
     with_outcome,
 )
 from continuum_operator.training.planning import PipelineState, plan_run
-from continuum_operator.training.promotion import decide, recorded
+from continuum_operator.training.promotion import gate, recorded
 from continuum_operator.training.pruning import spark_applications_to_delete
 from continuum_operator.training.runs import ObservedRun, RunRequest, RunState
 from continuum_operator.training.schedule import next_tick
@@ -196,7 +201,7 @@ class TrainingPipelineController:
         records = [RunRecord.from_status(raw) for raw in status.get("runs") or ()]
         update = observe(records, runs, now=now)
         result.events += filter(None, map(_run_event, update.changed))
-        settled = self._settle(namespace, spec, update.history, conditions, result)
+        settled = self._settle(f"{namespace}/{name}", spec, update.history, conditions, result)
         for pruned in spark_applications_to_delete(runs, settled, limit=spec.history_limit):
             self._kube.delete_spark_application(namespace, pruned)
             result.events.append(Event("RunPruned", f"deleted finished run {pruned}"))
@@ -251,25 +256,26 @@ class TrainingPipelineController:
 
     def _settle(
         self,
-        namespace: str,
+        pipeline: str,
         spec: TrainingPipelineSpec,
         history: Sequence[RunRecord],
         conditions: Conditions,
         result: PassResult,
     ) -> tuple[RunRecord, ...]:
         """Applies the promotion gate to succeeded runs without a decision; reports the
-        registry's health, probing it when nothing else did."""
+        registry's health, probing it when nothing else did. `pipeline`: `<namespace>/<name>`."""
         history = tuple(history)
         model, alias = spec.mlflow.registered_model, spec.promotion.alias
         pending = [r for r in history if r.state is RunState.SUCCEEDED and r.promotion is None]
         if not pending and condition_status(conditions.items, REGISTRY_AVAILABLE) is True:
             return history
         try:
+            namespace = pipeline.partition("/")[0]
             credentials = mlflow_credentials(self._kube, namespace, spec.mlflow)
             registry = self._registry_for(spec.mlflow.tracking_uri, credentials)
             champion = registry.champion_version(model, alias)
             for record in reversed(pending):  # oldest first: each may change the champion
-                outcome = registry.outcome(model, record.name)
+                outcome = registry.outcome(model, pipeline, record.name)
                 if outcome.model_version is None:
                     promotion = Promotion(
                         Decision.REJECTED,
@@ -277,19 +283,7 @@ class TrainingPipelineController:
                         f"{contract.MLFLOW_RUN_ID_TAG}={record.name}",
                     )
                 else:
-                    earlier = recorded(outcome.tags or {})
-                    promotion = earlier or decide(
-                        spec.promotion,
-                        outcome.metrics or {},
-                        has_champion=champion not in (None, outcome.model_version),
-                    )
-                    if earlier is None:
-                        registry.record_decision(
-                            model, outcome.model_version, promotion.decision, promotion.reason
-                        )
-                    if promotion.decision is Decision.PROMOTED:
-                        registry.promote(model, alias, outcome.model_version)
-                        champion = outcome.model_version
+                    promotion, champion = _promote(registry, spec, outcome, outcome.model_version)
                 history = with_outcome(
                     history,
                     record.name,
@@ -316,6 +310,37 @@ class TrainingPipelineController:
         conditions.set(REGISTRY_AVAILABLE, True, "Reachable", f"{spec.mlflow.tracking_uri}")
         result.status["championVersion"] = champion
         return history
+
+
+def _promote(
+    registry: Registry, spec: TrainingPipelineSpec, outcome: RunOutcome, candidate: str
+) -> tuple[Promotion, str | None]:
+    """The gate's decision on `candidate`, the version a run registered, and the champion after
+    it: compare and set as one step, against the alias as it is now. The decision is tagged on
+    the version before the alias moves, so an interrupted pass finds it again."""
+    model, alias, candidate = (
+        spec.mlflow.registered_model,
+        spec.promotion.alias,
+        outcome.model_version,
+    )
+    assert candidate is not None
+    with registry.exclusive(model):
+        champion = registry.champion_version(model, alias)
+        earlier = recorded(outcome.tags or {})
+        promotion = gate(
+            spec.promotion,
+            outcome.metrics or {},
+            candidate=candidate,
+            scored_against=outcome.scored_against,
+            champion=champion,
+            earlier=earlier,
+        )
+        if promotion != earlier:
+            registry.record_decision(model, candidate, promotion.decision, promotion.reason)
+        if promotion.decision is Decision.PROMOTED and champion != candidate:
+            registry.promote(model, alias, candidate)
+            champion = candidate
+    return promotion, champion
 
 
 def _run_event(record: RunRecord) -> Event | None:

@@ -2,9 +2,10 @@
 says about it.
 
 The run's name is its SparkApplication's name and its id in MLflow. It derives only from the
-pipeline and what the run consumes (batches, schedule tick, retrain token), so planning the same run
-twice, after a retry or an operator restart, yields the same name and the API server refuses the
-duplicate.
+pipeline (namespace and name) and what the run consumes (batches, schedule tick, retrain token), so
+planning the same run twice, after a retry or an operator restart, yields the same name and the API
+server refuses the duplicate, while pipelines of one name in two namespaces never share a run id
+in an MLflow server they share.
 """
 
 from __future__ import annotations
@@ -83,9 +84,10 @@ class RunRequest:
     schedule_time: datetime | None = None
     retrain_token: str | None = None
 
-    def name(self, pipeline: str) -> str:
+    def name(self, pipeline: str, namespace: str) -> str:
         identity = json.dumps(
             [
+                namespace,
                 pipeline,
                 sorted(batch.name for batch in self.batches),
                 None if self.schedule_time is None else format_time(self.schedule_time),

@@ -64,7 +64,7 @@ def _arguments(
 def build_spark_application(
     spec: TrainingPipelineSpec, *, pipeline: str, namespace: str, request: RunRequest
 ) -> dict[str, Any]:
-    name = request.name(pipeline)
+    name = request.name(pipeline, namespace)
     labels = {
         **pipeline_labels(pipeline),
         api.RUN_LABEL: name,

@@ -5,7 +5,6 @@ play the spark-operator: their namespace is one the stand-in skips, and they wri
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,10 +12,15 @@ from typing import Any
 
 import pytest
 import yaml
+from kubernetes import client
 from pipeline_harness import Pipelines
 
 from continuum_operator.core.api import SPARK_APPLICATIONS_CRD
-from continuum_workloads.contract import MLFLOW_RUN_ID_TAG
+from continuum_workloads.contract import (
+    MLFLOW_CHAMPION_VERSION_TAG,
+    MLFLOW_PIPELINE_TAG,
+    MLFLOW_RUN_ID_TAG,
+)
 from localstack.components import SparkOperatorStandIn
 from localstack.config import REPO_DIR, StackConfig
 from localstack.harness import (
@@ -26,6 +30,7 @@ from localstack.harness import (
     wait_for,
     wait_until_established,
 )
+from localstack.spark_standin import SKIP_LABEL
 
 
 @pytest.mark.parametrize(
@@ -67,24 +72,30 @@ def arguments_of(app: dict[str, Any], flag: str) -> list[str]:
 
 
 def register_version(
-    mlflow_client: Any, model: str, run_name: str, metrics: dict[str, float]
+    mlflow_client: Any,
+    model: str,
+    app: dict[str, Any],
+    metrics: dict[str, float],
+    scored_against: str | None = None,
 ) -> str:
-    """What the training job leaves in MLflow: a run with metrics, a version tagged with the run."""
+    """What the training job of `app` leaves in MLflow: a run with metrics (and the champion
+    version it scored, if any), a version tagged with the run and the pipeline."""
     experiment = mlflow_client.get_experiment_by_name("continuum-operator-tests")
     experiment_id = (
         experiment.experiment_id
         if experiment
         else mlflow_client.create_experiment("continuum-operator-tests")
     )
-    run = mlflow_client.create_run(experiment_id, tags={MLFLOW_RUN_ID_TAG: run_name})
+    [run_name] = arguments_of(app, "--run-id")
+    [pipeline] = arguments_of(app, "--pipeline")
+    tags = {MLFLOW_RUN_ID_TAG: run_name, MLFLOW_PIPELINE_TAG: pipeline}
+    run_tags = {**tags, **({MLFLOW_CHAMPION_VERSION_TAG: scored_against} if scored_against else {})}
+    run = mlflow_client.create_run(experiment_id, tags=run_tags)
     for key, value in metrics.items():
         mlflow_client.log_metric(run.info.run_id, key, value)
     mlflow_client.set_terminated(run.info.run_id)
     version = mlflow_client.create_model_version(
-        model,
-        f"runs:/{run.info.run_id}/model",
-        run_id=run.info.run_id,
-        tags={MLFLOW_RUN_ID_TAG: run_name},
+        model, f"runs:/{run.info.run_id}/model", run_id=run.info.run_id, tags=tags
     )
     return str(version.version)
 
@@ -131,7 +142,7 @@ def test_batches_become_runs_that_promote_or_reject_in_mlflow(
         lambda: (pipelines.condition(name, "Ready") or {}).get("status") == "True",
         what="Ready=True",
     )
-    time.sleep(3)  # three polls: an incomplete batch starts nothing
+    passes(operator, 3)  # three polls, each listing the batch: an incomplete one starts nothing
     assert pipelines.spark_applications() == []
 
     # The marker lands: exactly one run, for that batch, built from the spec.
@@ -164,13 +175,13 @@ def test_batches_become_runs_that_promote_or_reject_in_mlflow(
     )  # fmt: skip
     operator.kill()
     operator.start()
-    time.sleep(3)
+    passes(operator, 3)
     assert only_app(pipelines)["metadata"]["name"] == first_name
     assert pipelines.status(name)["currentRun"] == first_name
 
     # The job registers the first model and completes: promoted, the alias moves.
     first_version = register_version(
-        mlflow_client, registered_model, first_name, {"rmse": 10.0, "r2": 0.8}
+        mlflow_client, registered_model, first, {"rmse": 10.0, "r2": 0.8}
     )
     pipelines.set_state(first_name, "COMPLETED", terminationTime="2026-01-01T00:00:00Z")
     wait_for(lambda: champion(mlflow_client, registered_model), what="the champion alias")
@@ -188,12 +199,16 @@ def test_batches_become_runs_that_promote_or_reject_in_mlflow(
     second = pipelines.spark_applications()[1]
     second_name = second["metadata"]["name"]
     assert sorted(arguments_of(second, "--batch")) == ["batch-0002", "batch-0003"]
-    time.sleep(2)
+    passes(operator, 2)
     assert len(pipelines.spark_applications()) == 2
 
     # A worse model: rejected, the alias stays.
     second_version = register_version(
-        mlflow_client, registered_model, second_name, {"rmse": 12.0, "champion_rmse": 10.0}
+        mlflow_client,
+        registered_model,
+        second,
+        {"rmse": 12.0, "champion_rmse": 10.0},
+        scored_against=first_version,
     )
     pipelines.set_state(second_name, "RUNNING")
     pipelines.set_state(second_name, "COMPLETED", terminationTime="2026-01-01T00:10:00Z")
@@ -224,6 +239,121 @@ def test_batches_become_runs_that_promote_or_reject_in_mlflow(
     # Deleting the pipeline garbage-collects its SparkApplications.
     kubectl("delete", "tp", name, "-n", pipelines.namespace, "--wait=true", "--timeout=30s")
     wait_for(lambda: pipelines.spark_applications() == [], timeout=60, what="garbage collection")
+
+
+def reconciles(operator: Operator) -> float:
+    return metric_sum(operator.metrics(), "continuum_reconciles_total")
+
+
+def passes(operator: Operator, count: int) -> None:
+    """Waits until the operator has finished `count` more passes than now: whatever they would
+    have done is done."""
+    target = reconciles(operator) + count
+    wait_for(lambda: reconciles(operator) >= target, what=f"{count} more passes")
+
+
+def on_model(spec: dict[str, Any], tracking_uri: str, model: str) -> dict[str, Any]:
+    return {**spec, "mlflow": {"trackingUri": tracking_uri, "registeredModel": model}}
+
+
+def test_two_pipelines_promoting_to_one_model_compare_and_set_its_alias(
+    operator: Operator,
+    pipelines: Pipelines,
+    hdfs_client: Any,
+    hdfs_dir: str,
+    mlflow_client: Any,
+    registered_model: str,
+    watching_hdfs_dir: dict[str, Any],
+    stack: dict[str, str],
+) -> None:
+    spec = on_model(watching_hdfs_dir, stack["MLFLOW_TRACKING_URI"], registered_model)
+    write_batch(hdfs_client, hdfs_dir, "batch-0001")
+    pipelines.apply("left", spec)
+    pipelines.apply("right", spec)
+    apps = wait_for(lambda: len(a := pipelines.spark_applications()) == 2 and a, what="two runs")
+    runs = {app["metadata"]["labels"]["continuum.ml/pipeline"]: app for app in apps}
+    # Both trained while the model had no champion, so each would be its first model.
+    versions = {
+        name: register_version(mlflow_client, registered_model, app, {"rmse": rmse})
+        for (name, app), rmse in zip(sorted(runs.items()), (10.0, 9.0), strict=True)
+    }
+    for app in apps:
+        pipelines.set_state(app["metadata"]["name"], "COMPLETED")
+
+    records = {
+        name: wait_for(
+            lambda name=name: decided(pipelines, name, runs[name]["metadata"]["name"]),
+            what=f"the decision of {name}",
+        )
+        for name in runs
+    }
+    decisions = {name: record["promotion"]["decision"] for name, record in records.items()}
+    assert sorted(decisions.values()) == ["Promoted", "Rejected"], records
+    [winner] = [name for name, decision in decisions.items() if decision == "Promoted"]
+    [loser] = [name for name in runs if name != winner]
+    assert champion(mlflow_client, registered_model) == versions[winner]
+    assert (
+        f"the champion moved from version none to {versions[winner]}"
+        in records[loser]["promotion"]["reason"]
+    )
+    for name in runs:
+        assert records[name]["modelVersion"] == versions[name]
+        tags = mlflow_client.get_model_version(registered_model, versions[name]).tags
+        assert tags["continuum_promotion"] == decisions[name]
+
+    passes(operator, 4)  # later passes of either pipeline leave the alias where it is
+    assert champion(mlflow_client, registered_model) == versions[winner]
+    assert pipelines.status(loser)["championVersion"] == versions[winner]
+
+
+@pytest.fixture
+def elsewhere(
+    k8s_api: client.ApiClient, crds: None, start_operator: Callable[..., Operator]
+) -> Iterator[Pipelines]:
+    """A second namespace (one the spark-operator stand-in skips), with an operator of its own."""
+    core = client.CoreV1Api(k8s_api)
+    namespace = f"t-{uuid.uuid4().hex[:8]}"
+    metadata = client.V1ObjectMeta(name=namespace, labels=SKIP_LABEL)
+    core.create_namespace(client.V1Namespace(metadata=metadata))
+    start_operator(namespace)
+    other = Pipelines(k8s_api, namespace)
+    yield other
+    other.delete_all()
+    core.delete_namespace(namespace)
+
+
+def test_pipelines_of_one_name_in_two_namespaces_on_one_model_keep_to_their_own_runs(
+    operator: Operator,
+    pipelines: Pipelines,
+    elsewhere: Pipelines,
+    hdfs_client: Any,
+    hdfs_dir: str,
+    mlflow_client: Any,
+    registered_model: str,
+    watching_hdfs_dir: dict[str, Any],
+    stack: dict[str, str],
+) -> None:
+    spec = on_model(watching_hdfs_dir, stack["MLFLOW_TRACKING_URI"], registered_model)
+    write_batch(hdfs_client, hdfs_dir, "batch-0001")
+    teams = (pipelines, elsewhere)
+    for team in teams:
+        team.apply("used-cars", spec)
+    apps = [wait_for(lambda t=team: t.spark_applications(), what="a run")[0] for team in teams]
+    # The same batches for a pipeline of the same name: still a run id of each namespace's own.
+    assert apps[0]["metadata"]["name"] != apps[1]["metadata"]["name"]
+    versions = [
+        register_version(mlflow_client, registered_model, app, {"rmse": rmse})
+        for app, rmse in zip(apps, (10.0, 9.0), strict=True)
+    ]
+
+    for team, app, version in zip(teams, apps, versions, strict=True):
+        run = app["metadata"]["name"]
+        team.set_state(run, "COMPLETED")
+        record = wait_for(lambda t=team, r=run: decided(t, "used-cars", r), what="a decision")
+        assert record["modelVersion"] == version
+    assert champion(mlflow_client, registered_model) == versions[0]
+    rejected = decided(elsewhere, "used-cars", apps[1]["metadata"]["name"])
+    assert rejected is not None and rejected["promotion"]["decision"] == "Rejected"
 
 
 def test_a_failed_run_is_reported_and_unreachable_dependencies_are_conditions(
@@ -327,7 +457,7 @@ def test_replace_deletes_the_run_in_progress_and_starts_one_covering_its_batches
 
 
 def test_allow_starts_a_run_for_new_batches_beside_the_one_in_progress(
-    pipelines: Pipelines, run_in_progress_when_a_batch_lands: RunInProgress
+    operator: Operator, pipelines: Pipelines, run_in_progress_when_a_batch_lands: RunInProgress
 ) -> None:
     first = run_in_progress_when_a_batch_lands("allowing", "Allow")
 
@@ -337,7 +467,7 @@ def test_allow_starts_a_run_for_new_batches_beside_the_one_in_progress(
     assert apps[0]["metadata"]["name"] == first["metadata"]["name"]
     assert [arguments_of(app, "--batch") for app in apps] == [["batch-0001"], ["batch-0002"]]
     assert apps[0]["status"]["applicationState"]["state"] == "RUNNING"
-    time.sleep(2)
+    passes(operator, 2)
     assert len(pipelines.spark_applications()) == 2
     assert set(pipelines.runs("allowing")) == {app["metadata"]["name"] for app in apps}
 
@@ -407,7 +537,14 @@ def test_a_schedule_tick_starts_a_run_and_finished_runs_beyond_the_history_limit
     assert list(runs) == [retrain["metadata"]["name"]]
     pruned = [m for _, reason, m in pipelines.events("scheduled") if reason == "RunPruned"]
     assert pruned == [f"deleted finished run {scheduled_name}"]
-    time.sleep(2)  # later passes find nothing more to prune or to start
+    # A pass after the pruning one (a new generation asks for it) finds nothing more to prune or
+    # to start: the hourly poll alone would not look again within the test.
+    pipelines.apply("scheduled", {**spec, "data": {**spec["data"], "pollInterval": "59m"}})
+    generation = pipelines.get("scheduled")["metadata"]["generation"]
+    wait_for(
+        lambda: pipelines.status("scheduled").get("observedGeneration") == generation,
+        what="a pass of the new generation",
+    )
     assert len(pipelines.spark_applications()) == 1
     assert len([e for e in pipelines.events("scheduled") if e[1] == "RunFailed"]) == 2
 
@@ -434,7 +571,7 @@ def test_without_the_spark_operator_a_pipeline_says_how_to_install_it_and_recove
         )
         assert ready["status"] == "False"
         assert "helm install spark-operator" in ready["message"]
-        time.sleep(5)  # several passes: the operator keeps running, and reports it once
+        passes(operator, 3)  # several passes: the operator keeps running, and reports it once
         assert operator.process is not None and operator.process.poll() is None
         warnings = [
             event for event in pipelines.events("no-spark") if event[1] == "SparkOperatorMissing"
@@ -461,10 +598,6 @@ def test_without_the_spark_operator_a_pipeline_says_how_to_install_it_and_recove
         what="Ready=True",
     )
     assert ready["reason"] == "Watching"
-
-
-def reconciles(operator: Operator) -> float:
-    return metric_sum(operator.metrics(), "continuum_reconciles_total")
 
 
 @pytest.fixture(scope="session")

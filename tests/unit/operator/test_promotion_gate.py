@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from continuum_operator.training.history import Decision
-from continuum_operator.training.promotion import decide
+from continuum_operator.training.history import Decision, Promotion
+from continuum_operator.training.promotion import decide, gate
 from continuum_operator.training.spec import Direction
 from continuum_operator.training.spec import Promotion as PromotionSpec
 
@@ -80,3 +80,48 @@ def test_champion_not_scored_on_the_holdout_rejects() -> None:
 
     assert outcome.decision is Decision.REJECTED
     assert "champion_rmse" in outcome.reason
+
+
+BETTER = {"rmse": 900.0, "champion_rmse": 1000.0}
+
+
+def test_a_candidate_is_compared_with_the_champion_it_scored_while_that_one_holds_the_alias() -> (
+    None
+):
+    outcome = gate(RMSE, BETTER, candidate="3", scored_against="1", champion="1", earlier=None)
+
+    assert outcome.decision is Decision.PROMOTED
+    assert "900 against champion 1000" in outcome.reason
+
+
+@pytest.mark.parametrize(("scored_against", "champion"), [("1", "2"), (None, "2"), ("1", None)])
+def test_a_candidate_whose_champion_moved_meanwhile_is_rejected(
+    scored_against: str | None, champion: str | None
+) -> None:
+    outcome = gate(
+        RMSE, BETTER, candidate="3", scored_against=scored_against, champion=champion, earlier=None
+    )
+
+    assert outcome.decision is Decision.REJECTED
+    assert f"moved from version {scored_against or 'none'} to {champion or 'none'}" in (
+        outcome.reason
+    )
+
+
+def test_an_earlier_promotion_stands_only_while_its_champion_holds_the_alias() -> None:
+    earlier = Promotion(Decision.PROMOTED, "rmse 900 against champion 1000")
+
+    kept = gate(RMSE, BETTER, candidate="3", scored_against="1", champion="1", earlier=earlier)
+    moved = gate(RMSE, BETTER, candidate="3", scored_against="1", champion="2", earlier=earlier)
+    done = gate(RMSE, BETTER, candidate="3", scored_against="1", champion="3", earlier=earlier)
+
+    assert kept == earlier and done == earlier
+    assert moved.decision is Decision.REJECTED
+
+
+def test_an_earlier_rejection_stands() -> None:
+    earlier = Promotion(Decision.REJECTED, "rmse 990 against champion 1000")
+
+    assert gate(RMSE, BETTER, candidate="3", scored_against="1", champion="1", earlier=earlier) == (
+        earlier
+    )

@@ -22,10 +22,10 @@ B1, B2 = Batch("batch-0001", 100), Batch("batch-0002", 200)
 def test_name_is_deterministic_and_names_the_newest_batch() -> None:
     request = RunRequest((RunTrigger.NEW_DATA,), (B2, B1))
 
-    assert request.name("used-cars") == RunRequest((RunTrigger.NEW_DATA,), (B1, B2)).name(
-        "used-cars"
+    assert request.name("used-cars", "ml") == RunRequest((RunTrigger.NEW_DATA,), (B1, B2)).name(
+        "used-cars", "ml"
     )
-    assert request.name("used-cars").startswith("used-cars-batch-0002-")
+    assert request.name("used-cars", "ml").startswith("used-cars-batch-0002-")
 
 
 @pytest.mark.parametrize(
@@ -37,20 +37,26 @@ def test_name_is_deterministic_and_names_the_newest_batch() -> None:
     ],
 )
 def test_different_work_gets_a_different_name(other: RunRequest) -> None:
-    assert other.name("p") != RunRequest((RunTrigger.NEW_DATA,), (B1, B2)).name("p")
+    assert other.name("p", "ml") != RunRequest((RunTrigger.NEW_DATA,), (B1, B2)).name("p", "ml")
 
 
 def test_same_work_in_another_pipeline_gets_another_name() -> None:
     request = RunRequest((RunTrigger.NEW_DATA,), (B1,))
 
-    assert request.name("a") != request.name("b")
+    assert request.name("a", "ml") != request.name("b", "ml")
+
+
+def test_a_pipeline_of_the_same_name_in_another_namespace_gets_another_name() -> None:
+    request = RunRequest((RunTrigger.NEW_DATA,), (B1,))
+
+    assert request.name("used-cars", "team-a") != request.name("used-cars", "team-b")
 
 
 @pytest.mark.parametrize(
     "pipeline", ["x" * 253, "9lives", "team.used-cars.v2", "a" * 60 + "-" + "b" * 10]
 )
 def test_name_is_a_dns_label_of_at_most_63_characters(pipeline: str) -> None:
-    name = RunRequest((RunTrigger.NEW_DATA,), (Batch("Batch_0001.CSV", 1),)).name(pipeline)
+    name = RunRequest((RunTrigger.NEW_DATA,), (Batch("Batch_0001.CSV", 1),)).name(pipeline, "ml")
 
     assert len(name) <= 63
     assert DNS_LABEL.match(name), name
@@ -59,7 +65,7 @@ def test_name_is_a_dns_label_of_at_most_63_characters(pipeline: str) -> None:
 def test_run_without_batches_is_named_after_its_trigger() -> None:
     request = RunRequest((RunTrigger.SCHEDULE,), schedule_time=datetime(2026, 1, 1, tzinfo=UTC))
 
-    assert request.name("used-cars").startswith("used-cars-schedule-")
+    assert request.name("used-cars", "ml").startswith("used-cars-schedule-")
 
 
 def test_observed_run_reads_back_what_the_request_wrote() -> None:

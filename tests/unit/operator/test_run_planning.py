@@ -15,7 +15,7 @@ CREATED = NOW - timedelta(days=1)
 
 
 def observed(request: RunRequest, spark_state: str = "RUNNING") -> ObservedRun:
-    return ObservedRun(request.name("used-cars"), request, spark_state, created=CREATED)
+    return ObservedRun(request.name("used-cars", "ml"), request, spark_state, created=CREATED)
 
 
 def plan(
@@ -58,7 +58,7 @@ def test_planning_twice_from_the_same_observation_names_the_same_run() -> None:
     first, second = plan(batches=[B1, B2]), plan(batches=[B1, B2])
 
     assert first.start is not None and second.start is not None
-    assert first.start.name("used-cars") == second.start.name("used-cars")
+    assert first.start.name("used-cars", "ml") == second.start.name("used-cars", "ml")
 
 
 def test_forbid_waits_for_the_run_in_progress_and_keeps_the_batches_pending() -> None:
@@ -106,7 +106,7 @@ def test_replace_deletes_the_run_in_progress_and_carries_its_batches_over() -> N
     assert result.delete == (running.name,)
     assert result.start is not None
     assert result.start.batches == (B1, B2)
-    assert result.start.name("used-cars") != running.name
+    assert result.start.name("used-cars", "ml") != running.name
 
 
 def test_allow_starts_alongside_with_only_the_new_batches() -> None:

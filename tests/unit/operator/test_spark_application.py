@@ -32,7 +32,7 @@ def test_identity_and_labels() -> None:
 
     assert app["apiVersion"] == "sparkoperator.k8s.io/v1beta2"
     assert app["kind"] == "SparkApplication"
-    assert metadata["name"] == REQUEST.name("used-cars")
+    assert metadata["name"] == REQUEST.name("used-cars", "ml")
     assert metadata["namespace"] == "ml"
     assert metadata["labels"][api.PIPELINE_LABEL] == "used-cars"
     assert metadata["labels"][api.RUN_LABEL] == metadata["name"]
