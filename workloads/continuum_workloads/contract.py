@@ -25,6 +25,11 @@ MLFLOW_PROMOTION_TAG = "continuum_promotion"
 """On the model version: the gate's decision, Promoted or Rejected."""
 MLFLOW_PROMOTION_REASON_TAG = "continuum_promotion_reason"
 """On the model version: why the gate decided so."""
+MLFLOW_FAILURE_TAG = "continuum_failure"
+"""On the MLflow run of a failed training run: `DATA_ERROR` when the job found its data unusable
+(no input, missing columns, every row rejected), so that the operator does not retry it; absent
+for any other failure."""
+DATA_ERROR = "DataError"
 MLFLOW_CHAMPION_VERSION_TAG = "champion_version"
 """On the MLflow run: the champion version the run scored on its holdout (its `champion_<metric>`
 metrics); absent when there was no champion."""

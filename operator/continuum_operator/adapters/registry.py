@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TypeVar
 
+from mlflow.entities import ViewType
 from mlflow.entities.model_registry import ModelVersionTag
 from mlflow.exceptions import MlflowException
 from mlflow.store.model_registry.rest_store import RestStore as RegistryStore
@@ -187,6 +188,30 @@ class Registry:
         anyone else."""
         with _model_lock(self.tracking_uri, model):
             yield
+
+    def failed_on_data(self, experiment: str, run_name: str) -> bool:
+        """Whether the MLflow run of training run `run_name` in `experiment` says the job found
+        its data unusable. False when there is no such run: the job failed before it reached
+        MLflow (its driver never started, or was evicted), which is no data error. Run names
+        derive from the pipeline's namespace and name, so the name alone keys the lookup."""
+        found = self._call(
+            f"experiment {experiment}", self._tracking.get_experiment_by_name, experiment
+        )
+        if found is None:
+            return False
+        filter_string = (
+            f"attributes.run_name = '{_escape(run_name)}' and "
+            f"tags.{contract.MLFLOW_FAILURE_TAG} = '{contract.DATA_ERROR}'"
+        )
+        runs = self._call(
+            "run search",
+            self._tracking.search_runs,
+            [found.experiment_id],
+            filter_string,
+            ViewType.ALL,
+            1,
+        )
+        return len(runs) > 0
 
     def record_decision(self, model: str, version: str, decision: str, reason: str) -> None:
         """Tags the decision on the version first, so a pass interrupted before the alias moves

@@ -10,13 +10,15 @@ from enum import StrEnum
 from typing import Any
 
 from continuum_operator.core.times import EPOCH, format_time, parse_time
-from continuum_operator.training.runs import FINISHED_STATES, ObservedRun, RunState
+from continuum_operator.training.runs import FINISHED_STATES, Failure, ObservedRun, RunState
 
 
 class Phase(StrEnum):
     PENDING = "Pending"
     """No run yet."""
     TRAINING = "Training"
+    RETRYING = "Retrying"
+    """The last run failed for a transient reason; its retry starts after a backoff."""
     IDLE = "Idle"
     """The last run succeeded; waiting for data or a trigger."""
     FAILED = "Failed"
@@ -44,6 +46,8 @@ class RunRecord:
     first_batch: str | None = None
     last_batch: str | None = None
     spark_state: str = ""
+    attempt: int = 1
+    failure: Failure | None = None
     message: str | None = None
     start_time: datetime | None = None
     finish_time: datetime | None = None
@@ -74,6 +78,8 @@ class RunRecord:
                 "last": self.last_batch,
             },
             "sparkState": self.spark_state,
+            "attempt": self.attempt,
+            "failure": None if self.failure is None else str(self.failure),
             "message": self.message,
             "startTime": format_time(self.start_time) if self.start_time else None,
             "finishTime": format_time(self.finish_time) if self.finish_time else None,
@@ -99,6 +105,8 @@ class RunRecord:
             first_batch=batches.get("first"),
             last_batch=batches.get("last"),
             spark_state=raw.get("sparkState") or "",
+            attempt=int(raw.get("attempt") or 1),
+            failure=Failure(raw["failure"]) if raw.get("failure") in set(Failure) else None,
             message=raw.get("message"),
             start_time=parse_time(raw.get("startTime")),
             finish_time=parse_time(raw.get("finishTime")),
@@ -122,6 +130,7 @@ def _record_of(run: ObservedRun, known: RunRecord | None) -> RunRecord:
         first_batch=batches[0].name if batches else None,
         last_batch=batches[-1].name if batches else None,
         spark_state=run.spark_state,
+        attempt=run.request.attempt,
         message=run.error_message,
         start_time=base.start_time or run.created,
         finish_time=(run.terminated or base.finish_time) if run.finished else None,
@@ -195,12 +204,26 @@ def with_outcome(
     )
 
 
+def with_failures(
+    history: Sequence[RunRecord], failures: Mapping[str, Failure]
+) -> tuple[RunRecord, ...]:
+    """The history with the failure of each failed run in `failures` recorded."""
+    return tuple(
+        replace(record, failure=failures[record.name])
+        if record.state is RunState.FAILED and record.name in failures
+        else record
+        for record in history
+    )
+
+
 def phase(history: Sequence[RunRecord]) -> Phase:
     if any(not record.finished for record in history):
         return Phase.TRAINING
     if not history:
         return Phase.PENDING
-    return Phase.IDLE if history[0].state is RunState.SUCCEEDED else Phase.FAILED
+    if history[0].state is RunState.SUCCEEDED:
+        return Phase.IDLE
+    return Phase.RETRYING if history[0].failure is Failure.TRANSIENT else Phase.FAILED
 
 
 def current_run(history: Sequence[RunRecord]) -> str | None:

@@ -39,7 +39,7 @@ from continuum_operator.core.credentials import (
     mlflow_credentials,
 )
 from continuum_operator.core.loop import DEFAULT_POLL_INTERVAL, PassResult
-from continuum_operator.core.spec import InvalidSpecError
+from continuum_operator.core.spec import InvalidSpecError, format_duration
 from continuum_operator.core.status import Event
 from continuum_operator.core.times import format_time, parse_time
 from continuum_operator.training.batches import ProcessedBatches, needs_probe, new_batches
@@ -53,15 +53,26 @@ from continuum_operator.training.history import (
     last_model_version,
     observe,
     phase,
+    with_failures,
     with_outcome,
 )
 from continuum_operator.training.planning import PipelineState, plan_run
 from continuum_operator.training.promotion import gate, recorded
 from continuum_operator.training.pruning import spark_applications_to_delete
-from continuum_operator.training.runs import ObservedRun, RunRequest, RunState
+from continuum_operator.training.retries import failure_of, plan_retries, retry_delay
+from continuum_operator.training.runs import Failure, ObservedRun, RunRequest, RunState
 from continuum_operator.training.schedule import next_tick
-from continuum_operator.training.sparkapp import build_spark_application, pipeline_labels
-from continuum_operator.training.spec import TrainingPipelineSpec, parse_training_pipeline_spec
+from continuum_operator.training.sparkapp import (
+    build_spark_application,
+    experiment_name,
+    pipeline_labels,
+)
+from continuum_operator.training.spec import (
+    ConcurrencyPolicy,
+    Retry,
+    TrainingPipelineSpec,
+    parse_training_pipeline_spec,
+)
 from continuum_workloads import contract
 from continuum_workloads.dataset.batches import Batch
 
@@ -157,6 +168,8 @@ class TrainingPipelineController:
             return result
         runs = [ObservedRun.from_spark_application(body) for body in owned]
         state = PipelineState.from_status(status)
+        records = [RunRecord.from_status(raw) for raw in status.get("runs") or ()]
+        failures = self._failures(namespace, name, spec, runs, records, conditions, result)
 
         plan = None
         try:
@@ -197,10 +210,14 @@ class TrainingPipelineController:
             if plan.start is not None:
                 runs.append(self._start(pipeline, spec, plan.start, result, now))
             state = plan.state
+        self._retry(pipeline, spec, runs, failures, result, now)
 
-        records = [RunRecord.from_status(raw) for raw in status.get("runs") or ()]
         update = observe(records, runs, now=now)
-        result.events += filter(None, map(_run_event, update.changed))
+        changed = {record.name for record in update.changed}
+        history_seen = with_failures(update.history, failures)
+        result.events += filter(
+            None, (_run_event(r, spec.retry) for r in history_seen if r.name in changed)
+        )
         settled = self._settle(f"{namespace}/{name}", spec, update.history, conditions, result)
         for pruned in spark_applications_to_delete(runs, settled, limit=spec.history_limit):
             self._kube.delete_spark_application(namespace, pruned)
@@ -247,12 +264,76 @@ class TrainingPipelineController:
                 latency = now.timestamp() - newest.modification_time / 1000
                 metrics.MARKER_TO_RUN_SECONDS.observe(max(latency, 0.0))
             batches = f" for {_names(request.batches)}" if request.batches else ""
+            attempt = f", attempt {request.attempt}" if request.attempt > 1 else ""
             result.events.append(
-                Event("RunStarted", f"run {name} ({', '.join(request.triggers)}){batches}")
+                Event("RunStarted", f"run {name} ({', '.join(request.triggers)}){batches}{attempt}")
             )
         # The history sees the run in this pass already, created now or by an earlier pass.
         body["metadata"]["creationTimestamp"] = format_time(now)
         return ObservedRun.from_spark_application(body)
+
+    def _registry(self, namespace: str, spec: TrainingPipelineSpec) -> Registry:
+        credentials = mlflow_credentials(self._kube, namespace, spec.mlflow)
+        return self._registry_for(spec.mlflow.tracking_uri, credentials)
+
+    def _failures(
+        self,
+        namespace: str,
+        name: str,
+        spec: TrainingPipelineSpec,
+        runs: Sequence[ObservedRun],
+        records: Sequence[RunRecord],
+        conditions: Conditions,
+        result: PassResult,
+    ) -> dict[str, Failure]:
+        """The failure of each failed run: as recorded in status, else asked of MLflow once. A
+        run whose failure MLflow cannot tell now is left out: neither retried nor given up."""
+        known = {record.name: record.failure for record in records if record.failure}
+        failures: dict[str, Failure] = {}
+        for run in runs:
+            if run.state is not RunState.FAILED:
+                continue
+            if run.name in known:
+                failures[run.name] = known[run.name]
+                continue
+            experiment = experiment_name(spec, pipeline=name, namespace=namespace)
+            try:
+                data_error = self._registry(namespace, spec).failed_on_data(experiment, run.name)
+            except SecretNotFound as error:
+                conditions.set(REGISTRY_AVAILABLE, False, SECRET_NOT_FOUND, str(error))
+                result.failed.append("Registry")
+                break
+            except RegistryError as error:
+                conditions.set(REGISTRY_AVAILABLE, False, "RegistryUnreachable", str(error))
+                result.failed.append("Registry")
+                break
+            failures[run.name] = failure_of(run, data_error=data_error, retry=spec.retry)
+        return failures
+
+    def _retry(
+        self,
+        pipeline: Mapping[str, Any],
+        spec: TrainingPipelineSpec,
+        runs: list[ObservedRun],
+        failures: Mapping[str, Failure],
+        result: PassResult,
+        now: datetime,
+    ) -> None:
+        """Starts the retry that is due, if the concurrency policy lets a run start now (one per
+        pass); asks for a pass when the next one is due."""
+        retries = plan_retries(spec.retry, runs, failures, now)
+        busy = spec.concurrency_policy is not ConcurrencyPolicy.ALLOW and any(
+            not run.finished for run in runs
+        )
+        due = list(retries.due)
+        if due and not busy:
+            runs.append(self._start(pipeline, spec, due.pop(0), result, now))
+        moments = [
+            moment
+            for moment in (result.wake_at, retries.next_due, now if due and not busy else None)
+            if moment is not None
+        ]
+        result.wake_at = min(moments, default=None)
 
     def _settle(
         self,
@@ -270,9 +351,7 @@ class TrainingPipelineController:
         if not pending and condition_status(conditions.items, REGISTRY_AVAILABLE) is True:
             return history
         try:
-            namespace = pipeline.partition("/")[0]
-            credentials = mlflow_credentials(self._kube, namespace, spec.mlflow)
-            registry = self._registry_for(spec.mlflow.tracking_uri, credentials)
+            registry = self._registry(pipeline.partition("/")[0], spec)
             champion = registry.champion_version(model, alias)
             for record in reversed(pending):  # oldest first: each may change the champion
                 outcome = registry.outcome(model, pipeline, record.name)
@@ -343,10 +422,23 @@ def _promote(
     return promotion, champion
 
 
-def _run_event(record: RunRecord) -> Event | None:
+def _run_event(record: RunRecord, retry: Retry) -> Event | None:
     """Pending runs get their Event when they are started (RunStarted)."""
     if record.state is RunState.PENDING:
         return None
     detail = f": {record.message}" if record.message else ""
     warning = record.state in (RunState.FAILED, RunState.ABORTED)
-    return Event(f"Run{record.state}", f"run {record.name} {record.state.lower()}{detail}", warning)
+    message = f"run {record.name} {record.state.lower()}{detail}"
+    return Event(f"Run{record.state}", message + _failure_note(record, retry), warning)
+
+
+def _failure_note(record: RunRecord, retry: Retry) -> str:
+    attempts = f"attempt {record.attempt} of {retry.limit + 1}"
+    if record.failure is Failure.TRANSIENT:
+        delay = format_duration(retry_delay(retry, record.attempt))
+        return f" ({attempts}, transient: retried in {delay})"
+    if record.failure is Failure.RETRY_LIMIT:
+        return f" ({attempts}, transient: no retry left, its batches failed)"
+    if record.failure is Failure.DATA_ERROR:
+        return " (data error: not retried, its batches failed)"
+    return ""

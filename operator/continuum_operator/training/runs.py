@@ -47,6 +47,17 @@ class RunState(StrEnum):
     """Its SparkApplication disappeared before finishing: replaced, or deleted by someone."""
 
 
+class Failure(StrEnum):
+    """Why a failed run failed, which decides whether it is started again."""
+
+    DATA_ERROR = "DataError"
+    """The job found its data unusable: a retry would fail the same way; its batches failed."""
+    TRANSIENT = "Transient"
+    """Anything else (MLflow or HDFS down, the driver evicted): retried after a backoff."""
+    RETRY_LIMIT = "RetryLimit"
+    """Transient, but no retry is left: its batches failed."""
+
+
 FINISHED_STATES = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.ABORTED})
 
 # Only COMPLETED and FAILED are terminal for the spark-operator; SUBMISSION_FAILED and FAILING may
@@ -83,17 +94,20 @@ class RunRequest:
     batches: tuple[Batch, ...] = ()
     schedule_time: datetime | None = None
     retrain_token: str | None = None
+    attempt: int = 1
+    """1, then one more for each retry of the same work."""
 
     def name(self, pipeline: str, namespace: str) -> str:
-        identity = json.dumps(
-            [
-                namespace,
-                pipeline,
-                sorted(batch.name for batch in self.batches),
-                None if self.schedule_time is None else format_time(self.schedule_time),
-                self.retrain_token,
-            ]
-        )
+        work = [
+            namespace,
+            pipeline,
+            sorted(batch.name for batch in self.batches),
+            None if self.schedule_time is None else format_time(self.schedule_time),
+            self.retrain_token,
+        ]
+        # A first attempt's name leaves the attempt out: runs started before retries existed
+        # keep their names.
+        identity = json.dumps(work if self.attempt == 1 else [*work, self.attempt])
         digest = hashlib.sha256(identity.encode()).hexdigest()[:_HASH_LENGTH]
         newest = max(self.batches, key=lambda batch: batch.key).name if self.batches else None
         label = newest or "-".join(self.triggers) or "run"
@@ -113,6 +127,8 @@ class RunRequest:
             annotations[api.SCHEDULE_TIME_ANNOTATION] = format_time(self.schedule_time)
         if self.retrain_token is not None:
             annotations[api.RETRAIN_TOKEN_ANNOTATION] = self.retrain_token
+        if self.attempt > 1:
+            annotations[api.ATTEMPT_ANNOTATION] = str(self.attempt)
         return annotations
 
 
@@ -151,6 +167,7 @@ class ObservedRun:
             ),
             schedule_time=parse_time(annotations.get(api.SCHEDULE_TIME_ANNOTATION)),
             retrain_token=annotations.get(api.RETRAIN_TOKEN_ANNOTATION),
+            attempt=_attempt(annotations.get(api.ATTEMPT_ANNOTATION)),
         )
         return cls(
             name=metadata["name"],
@@ -160,3 +177,8 @@ class ObservedRun:
             created=parse_time(metadata.get("creationTimestamp")),
             terminated=parse_time(status.get("terminationTime")),
         )
+
+
+def _attempt(text: str | None) -> int:
+    """The attempt annotation's value; a missing or hand-edited one counts as a first attempt."""
+    return int(text) if text and text.isdigit() and int(text) >= 1 else 1

@@ -30,6 +30,11 @@ def pipeline_labels(pipeline: str) -> dict[str, str]:
     return {api.MANAGED_BY_LABEL: api.MANAGED_BY, api.PIPELINE_LABEL: label_value(pipeline)}
 
 
+def experiment_name(spec: TrainingPipelineSpec, *, pipeline: str, namespace: str) -> str:
+    """The MLflow experiment the pipeline's runs are recorded in."""
+    return spec.mlflow.experiment or f"{namespace}/{pipeline}"
+
+
 def _arguments(
     spec: TrainingPipelineSpec, *, pipeline: str, namespace: str, run_id: str, request: RunRequest
 ) -> list[str]:
@@ -46,7 +51,7 @@ def _arguments(
         "--cv-folds", str(training.cross_validation.folds),
         "--cv-parallelism", str(training.cross_validation.parallelism),
         "--mlflow-tracking-uri", mlflow.tracking_uri,
-        "--mlflow-experiment", mlflow.experiment or f"{namespace}/{pipeline}",
+        "--mlflow-experiment", experiment_name(spec, pipeline=pipeline, namespace=namespace),
         "--registered-model", mlflow.registered_model,
         "--promotion-metric", str(spec.promotion.metric),
         "--champion-alias", spec.promotion.alias,

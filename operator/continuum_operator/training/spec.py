@@ -144,6 +144,15 @@ class Promotion(SpecModel):
     alias: Alias = "champion"
 
 
+class Retry(SpecModel):
+    """How a run that failed for a transient reason is started again (a data error never is)."""
+
+    limit: int = Field(default=2, ge=0, le=10)
+    """Retries after the first attempt; 0: none."""
+    backoff: Duration = timedelta(seconds=30)
+    """Before the first retry; each further one waits twice as long as the one before."""
+
+
 class TrainingPipelineSpec(SpecModel):
     data: DataSource
     trigger: Trigger = Field(default_factory=Trigger)
@@ -152,6 +161,7 @@ class TrainingPipelineSpec(SpecModel):
     promotion: Promotion = Field(default_factory=Promotion)
     train_set_export_uri: str | None = Field(default=None, pattern=_DATA_URI)
     concurrency_policy: ConcurrencyPolicy = ConcurrencyPolicy.FORBID
+    retry: Retry = Field(default_factory=Retry)
     history_limit: int = Field(default=5, ge=1, le=100)
 
 

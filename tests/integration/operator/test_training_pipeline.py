@@ -17,7 +17,9 @@ from pipeline_harness import Pipelines
 
 from continuum_operator.core.api import SPARK_APPLICATIONS_CRD
 from continuum_workloads.contract import (
+    DATA_ERROR,
     MLFLOW_CHAMPION_VERSION_TAG,
+    MLFLOW_FAILURE_TAG,
     MLFLOW_PIPELINE_TAG,
     MLFLOW_RUN_ID_TAG,
 )
@@ -356,11 +358,32 @@ def test_pipelines_of_one_name_in_two_namespaces_on_one_model_keep_to_their_own_
     assert rejected is not None and rejected["promotion"]["decision"] == "Rejected"
 
 
+def fail_on_data(mlflow_client: Any, app: dict[str, Any]) -> None:
+    """What the training job of `app` leaves in MLflow when it finds its data unusable."""
+    [experiment_name] = arguments_of(app, "--mlflow-experiment")
+    experiment = mlflow_client.get_experiment_by_name(experiment_name)
+    experiment_id = (
+        experiment.experiment_id if experiment else mlflow_client.create_experiment(experiment_name)
+    )
+    [run_name] = arguments_of(app, "--run-id")
+    run = mlflow_client.create_run(
+        experiment_id, run_name=run_name, tags={MLFLOW_FAILURE_TAG: DATA_ERROR}
+    )
+    mlflow_client.set_terminated(run.info.run_id, status="FAILED")
+
+
+def failed_record(pipelines: Pipelines, name: str, run: str) -> dict[str, Any] | None:
+    """The run's history record once its failure is known."""
+    record = pipelines.runs(name).get(run)
+    return record if record and record.get("failure") else None
+
+
 def test_a_failed_run_is_reported_and_unreachable_dependencies_are_conditions(
     operator: Operator,
     pipelines: Pipelines,
     hdfs_client: Any,
     hdfs_dir: str,
+    mlflow_client: Any,
     valid_spec: dict[str, Any],
     watching_hdfs_dir: dict[str, Any],
 ) -> None:
@@ -368,13 +391,11 @@ def test_a_failed_run_is_reported_and_unreachable_dependencies_are_conditions(
     pipelines.apply("failing", watching_hdfs_dir)
     app = wait_for(lambda: pipelines.spark_applications(), what="a SparkApplication")[0]
     app_name = app["metadata"]["name"]
+    fail_on_data(mlflow_client, app)
     pipelines.set_state(app_name, "FAILED", error="no rows left after cleaning")
-    record = wait_for(
-        lambda: (
-            (pipelines.runs("failing").get(app_name) or {}).get("state") == "Failed"
-            and pipelines.runs("failing")[app_name]
-        )
-    )
+    record = wait_for(lambda: failed_record(pipelines, "failing", app_name), what="the failure")
+    assert record["state"] == "Failed"
+    assert record["failure"] == "DataError"
     assert record["message"] == "no rows left after cleaning"
     assert pipelines.status("failing")["phase"] == "Failed"
     failed_event = wait_for(
@@ -382,6 +403,7 @@ def test_a_failed_run_is_reported_and_unreachable_dependencies_are_conditions(
     )
     assert failed_event[0][0] == "Warning"
     assert "no rows left after cleaning" in failed_event[0][2]
+    assert "data error: not retried" in failed_event[0][2]
 
     unreachable = f"unreachable-{uuid.uuid4().hex[:4]}"
     pipelines.apply(
@@ -401,6 +423,43 @@ def test_a_failed_run_is_reported_and_unreachable_dependencies_are_conditions(
     ready = pipelines.condition(unreachable, "Ready")
     assert ready is not None and ready["status"] == "False"
     assert len(pipelines.spark_applications()) == 1
+
+
+def test_a_run_that_failed_for_a_transient_reason_is_retried_up_to_the_limit(
+    operator: Operator,
+    pipelines: Pipelines,
+    hdfs_client: Any,
+    hdfs_dir: str,
+    watching_hdfs_dir: dict[str, Any],
+) -> None:
+    write_batch(hdfs_client, hdfs_dir, "batch-0001")
+    pipelines.apply("retrying", {**watching_hdfs_dir, "retry": {"limit": 1, "backoff": "5s"}})
+    [first] = wait_for(pipelines.spark_applications, what="the first attempt")
+    first_name = first["metadata"]["name"]
+    # Evicted before the job reached MLflow: no MLflow run says the data was at fault.
+    pipelines.set_state(first_name, "FAILED", error="driver pod evicted: node low on memory")
+    record = wait_for(lambda: failed_record(pipelines, "retrying", first_name), what="a failure")
+    assert (record["failure"], record["attempt"]) == ("Transient", 1)
+    wait_for(lambda: pipelines.status("retrying").get("phase") == "Retrying", what="Retrying")
+
+    [retry] = wait_for(
+        lambda: [a for a in pipelines.spark_applications() if a["metadata"]["name"] != first_name],
+        what="the retry",
+    )
+    retry_name = retry["metadata"]["name"]
+    assert retry["metadata"]["annotations"]["continuum.ml/attempt"] == "2"
+    assert arguments_of(retry, "--batch") == ["batch-0001"]
+    failed_events = [m for _, reason, m in pipelines.events("retrying") if reason == "RunFailed"]
+    assert "attempt 1 of 2, transient: retried in 5s" in failed_events[0]
+    wait_for(lambda: pipelines.status("retrying").get("currentRun") == retry_name)
+
+    pipelines.set_state(retry_name, "FAILED", error="driver pod evicted: node low on memory")
+    record = wait_for(lambda: failed_record(pipelines, "retrying", retry_name), what="a failure")
+    assert (record["failure"], record["attempt"]) == ("RetryLimit", 2)
+    assert pipelines.status("retrying")["phase"] == "Failed"
+    # Polled every second: twelve passes outlast the 10 s a further retry would wait.
+    passes(operator, 12)
+    assert len(pipelines.spark_applications()) == 2
 
 
 RunInProgress = Callable[[str, str], dict[str, Any]]
@@ -491,6 +550,7 @@ def test_a_schedule_tick_starts_a_run_and_finished_runs_beyond_the_history_limit
         **polling_hourly(watching_hdfs_dir),
         "trigger": {"schedule": schedule},
         "historyLimit": 1,
+        "retry": {"limit": 0},
     }
     pipelines.apply("scheduled", spec)
     wait_for(lambda: pipelines.status("scheduled").get("phase") == "Pending", what="phase Pending")

@@ -14,9 +14,16 @@ from continuum_operator.training.history import (
     last_model_version,
     observe,
     phase,
+    with_failures,
     with_outcome,
 )
-from continuum_operator.training.runs import ObservedRun, RunRequest, RunState, RunTrigger
+from continuum_operator.training.runs import (
+    Failure,
+    ObservedRun,
+    RunRequest,
+    RunState,
+    RunTrigger,
+)
 from continuum_workloads.dataset.batches import Batch
 
 
@@ -113,6 +120,12 @@ def test_phase_and_summaries() -> None:
     assert phase((ok,)) is Phase.IDLE
     assert phase((bad, ok)) is Phase.FAILED
     assert phase((busy, bad, ok)) is Phase.TRAINING
+    for failure, expected in [
+        (Failure.TRANSIENT, Phase.RETRYING),
+        (Failure.RETRY_LIMIT, Phase.FAILED),
+        (Failure.DATA_ERROR, Phase.FAILED),
+    ]:
+        assert phase(with_failures((bad, ok), {"bad": failure})) is expected
     assert current_run((busy, bad, ok)) == "busy"
     assert current_run((bad, ok)) is None
     assert last_model_version((busy, bad, ok)) == "7"
@@ -141,17 +154,21 @@ def test_record_status_round_trip_leaves_unset_fields_out() -> None:
         metrics={"rmse": 1.25},
         promotion=Promotion(Decision.PROMOTED, "better"),
     )
+    failed = RunRecord("r3", RunState.FAILED, attempt=2, failure=Failure.TRANSIENT)
 
     raw = record.to_status()
 
     assert raw["promotion"] == {"decision": "Promoted", "reason": "better"}
     assert raw["startTime"] == "2026-03-02T12:00:00Z"
     assert RunRecord.from_status(raw) == record
+    assert failed.to_status()["failure"] == "Transient"
+    assert RunRecord.from_status(failed.to_status()) == failed
     assert set(RunRecord("r2", RunState.PENDING).to_status()) == {
         "name",
         "state",
         "triggers",
         "batches",
         "sparkState",
+        "attempt",
         "metrics",
     }
