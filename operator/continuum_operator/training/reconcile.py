@@ -11,8 +11,8 @@ model version before the alias moves.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from continuum_operator.adapters import metrics
@@ -42,7 +42,12 @@ from continuum_operator.core.loop import DEFAULT_POLL_INTERVAL, PassResult
 from continuum_operator.core.spec import InvalidSpecError, format_duration
 from continuum_operator.core.status import Event
 from continuum_operator.core.times import format_time, parse_time
-from continuum_operator.training.batches import ProcessedBatches, needs_probe, new_batches
+from continuum_operator.training.batches import (
+    ProcessedBatches,
+    late_batches,
+    needs_probe,
+    new_batches,
+)
 from continuum_operator.training.history import (
     Decision,
     Phase,
@@ -94,6 +99,21 @@ def _newest(processed: ProcessedBatches) -> Batch | None:
 def _names(batches: Iterable[Batch]) -> str:
     names = [batch.name for batch in batches]
     return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def _late_event(spec: TrainingPipelineSpec, processed: ProcessedBatches, late: int) -> Event:
+    watermark = processed.watermark
+    assert watermark is not None  # nothing is late without a watermark
+    return Event(
+        "BatchesBelowWatermark",
+        f"{late} batch(es) in {spec.data.uri} matching {spec.data.batch_pattern!r} have "
+        f"modification times at or before the watermark {watermark.name} "
+        f"({format_time(datetime.fromtimestamp(watermark.modification_time / 1000, UTC))}) "
+        "but were never processed: copied with their times preserved, or written by a host "
+        "whose clock is behind, or never completed. They are skipped: rewrite their completion "
+        "marker (a file batch: the file) to give them a current time, and they are processed.",
+        warning=True,
+    )
 
 
 def asks_for_pass(pipeline: Mapping[str, Any]) -> bool:
@@ -167,24 +187,25 @@ class TrainingPipelineController:
             result.failed.append("SparkOperatorMissing")
             return result
         runs = [ObservedRun.from_spark_application(body) for body in owned]
-        state = PipelineState.from_status(status)
+        state = PipelineState.from_status(status).absorb(run.request for run in runs)
         records = [RunRecord.from_status(raw) for raw in status.get("runs") or ()]
         failures = self._failures(namespace, name, spec, runs, records, conditions, result)
 
         plan = None
         try:
-            consumed = state.absorb(run.request for run in runs).processed
+            pattern, marker = spec.data.batch_pattern, spec.data.completion_marker
             entries = self._lister.entries(
                 spec.data.uri,
-                spec.data.completion_marker,
-                lambda entry: needs_probe(
-                    entry, spec.data.batch_pattern, spec.data.completion_marker, consumed
-                ),
+                marker,
+                lambda entry: needs_probe(entry, pattern, marker, state.processed),
             )
-            complete = new_batches(
-                entries, spec.data.batch_pattern, spec.data.completion_marker, consumed
-            )
+            late, processed = late_batches(entries, pattern, marker, state.processed)
+            state = replace(state, processed=processed)
+            complete = new_batches(entries, pattern, marker, state.processed)
             conditions.set(DATA_SOURCE_AVAILABLE, True, "Listed", f"{spec.data.uri} listed")
+            result.status["lateBatches"] = late or None
+            if late > int(status.get("lateBatches") or 0):
+                result.events.append(_late_event(spec, state.processed, late))
         except DataSourceError as error:
             # No planning without a listing: a scheduled or manual run started now would miss
             # the batches it cannot see; the tick and the annotation stay due until it is back.

@@ -16,6 +16,7 @@ from kubernetes import client
 from pipeline_harness import Pipelines
 
 from continuum_operator.core.api import SPARK_APPLICATIONS_CRD
+from continuum_operator.training.batches import PROCESSED_LIMIT
 from continuum_workloads.contract import (
     DATA_ERROR,
     MLFLOW_CHAMPION_VERSION_TAG,
@@ -460,6 +461,42 @@ def test_a_run_that_failed_for_a_transient_reason_is_retried_up_to_the_limit(
     # Polled every second: twelve passes outlast the 10 s a further retry would wait.
     passes(operator, 12)
     assert len(pipelines.spark_applications()) == 2
+
+
+def test_a_batch_landing_with_a_time_before_the_watermark_is_reported_until_renewed(
+    operator: Operator,
+    pipelines: Pipelines,
+    hdfs_client: Any,
+    hdfs_dir: str,
+    watching_hdfs_dir: dict[str, Any],
+) -> None:
+    # More batches than status keeps by name: the oldest fold into the watermark.
+    count = PROCESSED_LIMIT + 2
+    for i in range(count):
+        hdfs_client.write(f"{hdfs_dir}/batch-{i:04}.csv", data="price\n1\n")
+    pipelines.apply("late", {**watching_hdfs_dir, "concurrencyPolicy": "Allow"})
+    [first] = wait_for(pipelines.spark_applications, what="the run for every batch")
+    assert len(arguments_of(first, "--batch")) == count
+    watermark = wait_for(
+        lambda: (pipelines.status("late").get("batches") or {}).get("watermark"),
+        what="the watermark",
+    )
+    assert watermark["name"] == "batch-0001.csv"
+
+    # Copied with its times preserved (hdfs dfs -cp -p): older than the watermark.
+    late = f"{hdfs_dir}/batch-0900.csv"
+    hdfs_client.write(late, data="price\n1\n")
+    hdfs_client.set_times(late, modification_time=watermark["modificationTime"] - 1000)
+    wait_for(lambda: pipelines.status("late").get("lateBatches") == 1, what="lateBatches 1")
+    [event] = [e for e in pipelines.events("late") if e[1] == "BatchesBelowWatermark"]
+    assert event[0] == "Warning" and "1 batch(es)" in event[2] and watermark["name"] in event[2]
+    assert len(pipelines.spark_applications()) == 1
+
+    # Its time renewed, it is a new batch: a run of its own, and nothing is late any more.
+    hdfs_client.write(late, data="price\n1\n", overwrite=True)
+    apps = wait_for(lambda: len(a := pipelines.spark_applications()) == 2 and a, what="a run")
+    assert arguments_of(apps[1], "--batch") == ["batch-0900.csv"]
+    wait_for(lambda: "lateBatches" not in pipelines.status("late"), what="lateBatches cleared")
 
 
 RunInProgress = Callable[[str, str], dict[str, Any]]

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
-from continuum_operator.training.batches import ProcessedBatches, needs_probe, new_batches
+from continuum_operator.training.batches import (
+    ProcessedBatches,
+    late_batches,
+    needs_probe,
+    new_batches,
+)
 from continuum_workloads.dataset.batches import Batch, ListingEntry
 
 
@@ -100,9 +105,12 @@ def test_status_round_trip() -> None:
     assert raw == {
         "watermark": {"name": "b2", "modificationTime": 2},
         "recent": [{"name": "b3", "modificationTime": 3}, {"name": "b4", "modificationTime": 4}],
+        "folded": 3,
     }
     assert ProcessedBatches.from_status(raw) == state
     assert ProcessedBatches.from_status(None) == ProcessedBatches()
+    # Written before folded batches were counted: unknown until the next listing counts them.
+    assert ProcessedBatches.from_status({**raw, "folded": None}).folded is None
 
 
 def test_only_unprocessed_matching_directories_are_probed_for_their_marker() -> None:
@@ -116,3 +124,46 @@ def test_only_unprocessed_matching_directories_are_probed_for_their_marker() -> 
 
     probed = [e.name for e in entries if needs_probe(e, "batch-*", "_SUCCESS", processed)]
     assert probed == ["batch-0002"]
+
+
+def processed_up_to(count: int, limit: int = 2) -> ProcessedBatches:
+    """batch-0000 … batch-<count-1> processed, with mtimes 0, 100, …: all but `limit` folded."""
+    return ProcessedBatches().record(
+        [Batch(f"batch-{i:04}", i * 100) for i in range(count)], limit=limit
+    )
+
+
+def listing(count: int) -> list[ListingEntry]:
+    return [directory(f"batch-{i:04}", i * 100) for i in range(count)]
+
+
+def test_a_batch_landing_with_a_time_before_the_watermark_is_counted_late() -> None:
+    processed = processed_up_to(6)  # watermark batch-0003, four folded
+    assert processed.folded == 4
+
+    in_step, _ = late_batches(listing(6), "batch-*", "_SUCCESS", processed)
+    copied_with_times = [*listing(6), directory("batch-0100", 150), file("batch-0101.csv", 250)]
+    late, _ = late_batches(copied_with_times, "batch-*", "_SUCCESS", processed)
+
+    assert in_step == 0
+    assert late == 2
+    assert new_batches(copied_with_times, "batch-*", "_SUCCESS", processed) == []
+
+
+def test_deleted_folded_batches_lower_the_count_so_a_later_arrival_still_shows() -> None:
+    processed = processed_up_to(6)
+    retained = listing(6)[2:]  # batch-0000 and batch-0001 deleted
+
+    late, pruned = late_batches(retained, "batch-*", "_SUCCESS", processed)
+    later, _ = late_batches([*retained, directory("batch-0100", 50)], "batch-*", "_SUCCESS", pruned)
+
+    assert (late, pruned.folded, later) == (0, 2, 1)
+
+
+def test_an_unknown_count_is_taken_from_the_listing_and_nothing_is_reported_then() -> None:
+    processed = ProcessedBatches.from_status({**processed_up_to(6).to_status(), "folded": None})
+
+    late, counted = late_batches(listing(7), "batch-*", "_SUCCESS", processed)
+
+    assert (late, counted.folded) == (0, 4)
+    assert late_batches(listing(6), "batch-*", "_SUCCESS", ProcessedBatches())[0] == 0
