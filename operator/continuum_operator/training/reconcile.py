@@ -239,7 +239,7 @@ class TrainingPipelineController:
         result.events += filter(
             None, (_run_event(r, spec.retry) for r in history_seen if r.name in changed)
         )
-        settled = self._settle(f"{namespace}/{name}", spec, update.history, conditions, result)
+        settled = self._settle(f"{namespace}/{name}", spec, history_seen, conditions, result)
         for pruned in spark_applications_to_delete(runs, settled, limit=spec.history_limit):
             self._kube.delete_spark_application(namespace, pruned)
             result.events.append(Event("RunPruned", f"deleted finished run {pruned}"))
