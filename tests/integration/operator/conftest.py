@@ -16,10 +16,26 @@ from localstack.harness import Operator
 from localstack.spark_standin import SKIP_LABEL
 
 
+def leave_to_the_tests(k8s_api: client.ApiClient, namespace: str) -> None:
+    """Makes the spark-operator stand-in skip `namespace`: the tests play the spark-operator."""
+    client.CoreV1Api(k8s_api).patch_namespace(namespace, {"metadata": {"labels": SKIP_LABEL}})
+
+
 @pytest.fixture
 def tp_namespace(k8s_api: client.ApiClient, namespace: str, crds: None) -> str:
-    client.CoreV1Api(k8s_api).patch_namespace(namespace, {"metadata": {"labels": SKIP_LABEL}})
+    leave_to_the_tests(k8s_api, namespace)
     return namespace
+
+
+@pytest.fixture
+def other_tp_namespace(k8s_api: client.ApiClient, crds: None) -> Iterator[str]:
+    """A second namespace like `tp_namespace`, deleted after the test."""
+    core = client.CoreV1Api(k8s_api)
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    leave_to_the_tests(k8s_api, name)
+    yield name
+    core.delete_namespace(name)
 
 
 @pytest.fixture

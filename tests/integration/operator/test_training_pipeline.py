@@ -33,7 +33,6 @@ from localstack.harness import (
     wait_for,
     wait_until_established,
 )
-from localstack.spark_standin import SKIP_LABEL
 
 
 @pytest.mark.parametrize(
@@ -311,18 +310,15 @@ def test_two_pipelines_promoting_to_one_model_compare_and_set_its_alias(
 
 @pytest.fixture
 def elsewhere(
-    k8s_api: client.ApiClient, crds: None, start_operator: Callable[..., Operator]
+    k8s_api: client.ApiClient,
+    other_tp_namespace: str,
+    start_operator: Callable[..., Operator],
 ) -> Iterator[Pipelines]:
-    """A second namespace (one the spark-operator stand-in skips), with an operator of its own."""
-    core = client.CoreV1Api(k8s_api)
-    namespace = f"t-{uuid.uuid4().hex[:8]}"
-    metadata = client.V1ObjectMeta(name=namespace, labels=SKIP_LABEL)
-    core.create_namespace(client.V1Namespace(metadata=metadata))
-    start_operator(namespace)
-    other = Pipelines(k8s_api, namespace)
+    """Pipelines in a second namespace, with an operator of its own."""
+    start_operator(other_tp_namespace)
+    other = Pipelines(k8s_api, other_tp_namespace)
     yield other
     other.delete_all()
-    core.delete_namespace(namespace)
 
 
 def test_pipelines_of_one_name_in_two_namespaces_on_one_model_keep_to_their_own_runs(
