@@ -75,19 +75,10 @@ class ContinuumObjects:
         return [item["metadata"]["name"] for item in listing["items"]]
 
     def delete_all(self) -> None:
-        """Deletes every object; finalizers left by an operator that is gone are dropped, so
-        the namespace can be deleted."""
+        """Deletes every object; they carry no finalizer, so this needs no operator."""
         for name in self.names():
             kubectl("delete", self.kind.plural, name, "-n", self.namespace, "--wait=false")
-        try:
-            wait_for(lambda: not self.names(), timeout=10, what=f"{self.kind.plural} deleted")
-        except AssertionError:
-            for name in self.names():
-                patch = {"metadata": {"finalizers": None}}
-                self.objects.patch_namespaced_custom_object(
-                    api.GROUP, api.VERSION, self.namespace, self.kind.plural, name, patch,
-                    _content_type="application/merge-patch+json",
-                )  # fmt: skip
+        wait_for(lambda: not self.names(), timeout=30, what=f"{self.kind.plural} deleted")
 
 
 class Pipelines(ContinuumObjects):

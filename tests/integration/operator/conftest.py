@@ -45,7 +45,7 @@ def operator(tp_namespace: str, start_operator: Callable[..., Operator]) -> Oper
 
 @pytest.fixture
 def pipelines(k8s_api: client.ApiClient, tp_namespace: str) -> Iterator[Pipelines]:
-    """Request it after `operator`, so it is torn down first, while the operator still runs."""
+    """The test's pipelines, deleted after the test."""
     namespace_pipelines = Pipelines(k8s_api, tp_namespace)
     yield namespace_pipelines
     namespace_pipelines.delete_all()
@@ -53,7 +53,7 @@ def pipelines(k8s_api: client.ApiClient, tp_namespace: str) -> Iterator[Pipeline
 
 @pytest.fixture
 def servings(k8s_api: client.ApiClient, tp_namespace: str) -> Iterator[Servings]:
-    """Request it after `operator`, so it is torn down first, while the operator still runs."""
+    """The test's ServingDeployments, deleted after the test."""
     namespace_servings = Servings(k8s_api, tp_namespace)
     yield namespace_servings
     namespace_servings.delete_all()
