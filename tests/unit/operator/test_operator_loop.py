@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
+import kopf
 import pytest
 from operator_samples import NOW
 
@@ -91,3 +93,16 @@ def test_nulls_the_api_server_dropped_are_no_change() -> None:
     assert status_changes(stored, wanted) == {
         "batches": {"watermark": None, "recent": [{"name": "b1"}]}
     }
+
+
+def test_the_loops_of_both_kinds_leave_their_objects_without_a_finalizer() -> None:
+    # kopf.daemon always asks for one; the loops are registered without it (core.loop.daemon).
+    for kind in ("training", "serving"):
+        importlib.import_module(f"continuum_operator.{kind}.handlers")
+    daemons = kopf.get_default_registry()._spawning.get_all_handlers()
+
+    assert {handler.id for handler in daemons} == {
+        "TrainingPipeline-loop",
+        "ServingDeployment-loop",
+    }
+    assert not any(handler.requires_finalizer for handler in daemons)
