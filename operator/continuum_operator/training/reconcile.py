@@ -64,7 +64,12 @@ from continuum_operator.training.history import (
 from continuum_operator.training.planning import PipelineState, plan_run
 from continuum_operator.training.promotion import gate, recorded
 from continuum_operator.training.pruning import spark_applications_to_delete
-from continuum_operator.training.retries import failure_of, plan_retries, retry_delay
+from continuum_operator.training.retries import (
+    RetryPlan,
+    failure_of,
+    plan_retries,
+    retry_delay,
+)
 from continuum_operator.training.runs import Failure, ObservedRun, RunRequest, RunState
 from continuum_operator.training.schedule import next_tick
 from continuum_operator.training.sparkapp import (
@@ -231,7 +236,7 @@ class TrainingPipelineController:
             if plan.start is not None:
                 runs.append(self._start(pipeline, spec, plan.start, result, now))
             state = plan.state
-        self._retry(pipeline, spec, runs, failures, result, now)
+        retries = self._retry(pipeline, spec, runs, failures, result, now)
 
         update = observe(records, runs, now=now)
         changed = {record.name for record in update.changed}
@@ -240,7 +245,9 @@ class TrainingPipelineController:
             None, (_run_event(r, spec.retry) for r in history_seen if r.name in changed)
         )
         settled = self._settle(f"{namespace}/{name}", spec, history_seen, conditions, result)
-        for pruned in spark_applications_to_delete(runs, settled, limit=spec.history_limit):
+        for pruned in spark_applications_to_delete(
+            runs, settled, limit=spec.history_limit, keep=retries.awaiting
+        ):
             self._kube.delete_spark_application(namespace, pruned)
             result.events.append(Event("RunPruned", f"deleted finished run {pruned}"))
         history = bounded(settled, spec.history_limit)
@@ -339,7 +346,7 @@ class TrainingPipelineController:
         failures: Mapping[str, Failure],
         result: PassResult,
         now: datetime,
-    ) -> None:
+    ) -> RetryPlan:
         """Starts the retry that is due, if the concurrency policy lets a run start now (one per
         pass); asks for a pass when the next one is due."""
         retries = plan_retries(spec.retry, runs, failures, now)
@@ -355,6 +362,7 @@ class TrainingPipelineController:
             if moment is not None
         ]
         result.wake_at = min(moments, default=None)
+        return retries
 
     def _settle(
         self,

@@ -40,6 +40,8 @@ class RetryPlan:
     """Retries to start now, oldest failure first."""
     next_due: datetime | None = None
     """When the next retry that is not due yet will be."""
+    awaiting: frozenset[str] = frozenset()
+    """Failed runs whose retry has not started yet."""
 
 
 def plan_retries(
@@ -50,12 +52,14 @@ def plan_retries(
     started = {run.request for run in runs}
     due: list[tuple[datetime, RunRequest]] = []
     later: list[datetime] = []
+    awaiting: set[str] = set()
     for run in runs:
         if run.state is not RunState.FAILED or failures.get(run.name) is not Failure.TRANSIENT:
             continue
         request = replace(run.request, attempt=run.request.attempt + 1)
         if request in started:
             continue
+        awaiting.add(run.name)
         failed_at = run.terminated or run.created or now
         at = failed_at + retry_delay(retry, run.request.attempt)
         if at <= now:
@@ -65,4 +69,5 @@ def plan_retries(
     return RetryPlan(
         tuple(request for _, request in sorted(due, key=lambda item: item[0])),
         min(later, default=None),
+        frozenset(awaiting),
     )

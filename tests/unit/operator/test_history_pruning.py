@@ -76,3 +76,11 @@ def test_the_pass_that_pushes_a_run_out_of_the_history_deletes_its_spark_applica
 
     assert spark_applications_to_delete([first, second], history, limit=1) == ["first"]
     assert [record.name for record in bounded(history, 1)] == ["second"]
+
+
+def test_a_failed_run_awaiting_its_retry_is_kept_whatever_the_limit() -> None:
+    history = decided(observe((), RUNS, now=NOW).history)
+
+    assert spark_applications_to_delete(RUNS, history, limit=0, keep={"failed"}) == [
+        "oldest", "older", "newest",
+    ]  # fmt: skip

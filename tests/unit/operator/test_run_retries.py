@@ -66,6 +66,7 @@ def test_a_transient_failure_is_retried_after_the_backoff_as_the_same_work() -> 
 
     assert waiting.due == () and waiting.next_due == NOW + timedelta(seconds=30)
     assert due.due == (SECOND,) and due.next_due is None
+    assert waiting.awaiting == due.awaiting == {run.name}
     assert SECOND.batches == FIRST.batches and SECOND.triggers == FIRST.triggers
     assert SECOND.name("p", "ml") != FIRST.name("p", "ml")
     assert SECOND.annotations()[api.ATTEMPT_ANNOTATION] == "2"
