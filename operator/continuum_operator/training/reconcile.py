@@ -426,12 +426,7 @@ def _promote(
     """The gate's decision on `candidate`, the version a run registered, and the champion after
     it: compare and set as one step, against the alias as it is now. The decision is tagged on
     the version before the alias moves, so an interrupted pass finds it again."""
-    model, alias, candidate = (
-        spec.mlflow.registered_model,
-        spec.promotion.alias,
-        outcome.model_version,
-    )
-    assert candidate is not None
+    model, alias = spec.mlflow.registered_model, spec.promotion.alias
     with registry.exclusive(model):
         champion = registry.champion_version(model, alias)
         earlier = recorded(outcome.tags or {})
