@@ -105,8 +105,7 @@ class RunRequest:
             None if self.schedule_time is None else format_time(self.schedule_time),
             self.retrain_token,
         ]
-        # A first attempt's name leaves the attempt out: runs started before retries existed
-        # keep their names.
+        # A retry is a run of its own, named as deterministically as the first attempt.
         identity = json.dumps(work if self.attempt == 1 else [*work, self.attempt])
         digest = hashlib.sha256(identity.encode()).hexdigest()[:_HASH_LENGTH]
         newest = max(self.batches, key=lambda batch: batch.key).name if self.batches else None
