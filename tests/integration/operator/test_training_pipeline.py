@@ -479,10 +479,15 @@ def test_a_batch_landing_with_a_time_before_the_watermark_is_reported_until_rene
     )
     assert watermark["name"] == "batch-0001.csv"
 
-    # Copied with its times preserved (hdfs dfs -cp -p): older than the watermark.
-    late = f"{hdfs_dir}/batch-0900.csv"
-    hdfs_client.write(late, data="price\n1\n")
-    hdfs_client.set_times(late, modification_time=watermark["modificationTime"] - 1000)
+    # Copied with its times preserved (hdfs dfs -cp -p): older than the watermark. It is written
+    # aside and moved in, as the copy does, so that no pass sees it with a current time.
+    late, staged = f"{hdfs_dir}/batch-0900.csv", f"{hdfs_dir}-staging/batch-0900.csv"
+    try:
+        hdfs_client.write(staged, data="price\n1\n")
+        hdfs_client.set_times(staged, modification_time=watermark["modificationTime"] - 1000)
+        hdfs_client.rename(staged, late)
+    finally:
+        hdfs_client.delete(f"{hdfs_dir}-staging", recursive=True)
     wait_for(lambda: pipelines.status("late").get("lateBatches") == 1, what="lateBatches 1")
     [event] = [e for e in pipelines.events("late") if e[1] == "BatchesBelowWatermark"]
     assert event[0] == "Warning" and "1 batch(es)" in event[2] and watermark["name"] in event[2]
