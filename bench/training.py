@@ -133,6 +133,7 @@ def baseline(csv: Path) -> dict[str, Any]:
     categories = [category(n) for n in CATEGORICAL]
     try:
         kept, _ = clean(read_listings(spark, str(csv), required=REQUIRED_COLUMNS))
+        kept = kept.cache()
         frames = [
             input_stage().transform(part)
             .select(ROW_ID, *numbers, *categories, log_label().alias(LOG_LABEL),
@@ -286,12 +287,12 @@ def run_once(env: dict[str, str], mlflow: MlflowClient, data_uri: str, model: st
             env={**os.environ, **env, **extra_env},
         )  # fmt: skip
         memory = TreeMemory(process.pid)
-        code = process.wait()
+        exit_code = process.wait()
         memory.stop()
     wall = time.monotonic() - began
-    if code != 0:
+    if exit_code != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
-        raise RuntimeError(f"the training job exited with {code}:\n{tail}")
+        raise RuntimeError(f"the training job exited with {exit_code}:\n{tail}")
     experiment = mlflow.get_experiment_by_name(model).experiment_id
     [run] = mlflow.search_runs([experiment], f"tags.continuum_pipeline = '{NAMESPACE}/{pipeline}'")
     children = mlflow.search_runs([experiment], f"tags.mlflow.parentRunId = '{run.info.run_id}'")
@@ -331,7 +332,7 @@ def plan(rows: int, args: argparse.Namespace) -> list[tuple[str, str]]:
     series = [("after", "default")] * (args.repeats if rows in args.rows else 0)
     if rows != args.ratio_rows:
         return series
-    round_ = [("after", "sequential"), ("after", "parallel")]
+    round_ = [("after", mode) for mode in args.ratio_modes]
     if args.compare_with:
         round_.append(("before", "default"))
     return round_ * args.ratio_repeats + series
@@ -350,6 +351,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ratio-rows", type=int, default=50_000)
     parser.add_argument("--ratio-repeats", type=int, default=2, help="runs per mode")
     parser.add_argument("--compare-with", help="git revision whose job runs side by side")
+    parser.add_argument(
+        "--ratio-modes", nargs="+", choices=list(MODE_ARGUMENTS),
+        default=["sequential", "parallel"], help="this tree's modes at the ratio's row count",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     env = stack_env()
@@ -386,12 +391,12 @@ def main(argv: list[str] | None = None) -> int:
 
     at_ratio = {
         (code, mode): summary(selected(args.ratio_rows, code, mode))
-        for code, mode in (("after", "sequential"), ("after", "parallel"), ("before", "default"))
+        for code, mode in (*(("after", m) for m in MODE_ARGUMENTS), ("before", "default"))
     }
     sequential, parallel = at_ratio["after", "sequential"], at_ratio["after", "parallel"]
     before = at_ratio["before", "default"]
     fastest_after = min(
-        (s for s in (sequential, parallel) if s.get("runs")),
+        (at_ratio["after", mode] for mode in MODE_ARGUMENTS if at_ratio["after", mode]["runs"]),
         key=lambda s: s["wall_seconds_median"],
         default={"runs": 0},
     )
