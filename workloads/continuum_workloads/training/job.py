@@ -1,10 +1,10 @@
 """The training job, a spark-submit entry point (the SparkApplication's mainApplicationFile).
 
-Reads the pipeline's batches, cleans them (rejected rows counted by reason), fits the shared
-feature stages, tunes every member by k-fold cross-validation (members concurrently, in FAIR
-scheduler pools), stacks them with a linear model over their out-of-fold predictions, scores the
-stack, each member and the current champion on one holdout, exports the cleaned train set, and
-registers the PipelineModel as a new version in MLflow, all recorded under one MLflow run.
+Reads the pipeline's batches, cleans them (rejected rows counted by reason), leaves out inputs
+the data holds no value of, cross-fits the feature stages and every member fold by fold (members
+in FAIR scheduler pools), stacks them with a linear model over their out-of-fold predictions,
+scores the stack, each member and the current champion on one holdout, exports the cleaned train
+set, and registers the PipelineModel as a new version in MLflow, all under one MLflow run.
 
 A run that cannot train (no input, missing columns, every row rejected) exits 1 with a one-line
 reason as its last line on stderr, its MLflow run marked FAILED, and nothing registered.
