@@ -1,12 +1,18 @@
 """The training job end to end on the local stack: HDFS batches in, a TrainingPipeline whose runs
 the operator starts and the spark-operator stand-in executes, an ensemble with stacking recorded in
 the real MLflow, the promotion gate applied to the champion's score on the same holdout, a
-registered PipelineModel that loads and scores, the cleaned train set exported to HDFS."""
+registered PipelineModel that loads and scores, the cleaned train set exported to HDFS.
+
+Before that, the training pieces on a local Spark: batches with empty columns, what blank flags
+become, and a saved model that loads and scores without this package."""
 
 from __future__ import annotations
 
 import csv
 import io
+import subprocess
+import sys
+import textwrap
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +22,7 @@ import mlflow
 import pytest
 from kubernetes import client
 from pipeline_harness import Pipelines
+from pyspark.sql import functions as F
 from rich.console import Console
 
 from continuum_workloads.contract import MLFLOW_BATCHES_TAG, MLFLOW_RUN_ID_TAG
@@ -23,6 +30,21 @@ from continuum_workloads.dataset.generator import write_csv
 from continuum_workloads.dataset.loader import read_listings
 from continuum_workloads.dataset.schema import COLUMNS
 from continuum_workloads.dataset.split import split_csv
+from continuum_workloads.training.ensemble import (
+    FOLD,
+    compose,
+    cross_fit,
+    fit_stacker,
+    training_rows,
+)
+from continuum_workloads.training.features import (
+    REQUIRED_COLUMNS,
+    clean,
+    count_values_per_fold,
+    input_stage,
+    usable_inputs,
+)
+from continuum_workloads.training.members import build_member
 from localstack.harness import Operator, kubectl, wait_for
 
 JOB = "workloads/continuum_workloads/training/job.py"
@@ -47,6 +69,101 @@ def used_cars(stack, hdfs_client, tmp_path_factory) -> Iterator[str]:
     hdfs_client.delete(root, recursive=True)
 
 
+EMPTIED = ("torque", "length", "owner_count", "exterior_color")
+
+
+def listings_with_empty_columns(spark: Any, directory: Path, rows: int) -> Any:
+    """Generated listings with every value of `EMPTIED` blank, as read from the file."""
+    generated = directory / "generated.csv"
+    write_csv(generated, rows, seed=5)
+    with generated.open(newline="", encoding="utf-8") as source:
+        listings = list(csv.DictReader(source))
+    emptied = directory / "emptied.csv"
+    with emptied.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({**listing, **dict.fromkeys(EMPTIED, "")} for listing in listings)
+    return read_listings(spark, str(emptied), required=REQUIRED_COLUMNS)
+
+
+def fit_model(spark: Any, raw: Any, folds: int = 2) -> tuple[Any, Any]:
+    """The job's training steps on `raw`, with small members: (inputs, PipelineModel)."""
+    kept, _ = clean(raw)
+    rows = training_rows(kept, folds, seed=7).cache()
+    inputs = usable_inputs(count_values_per_fold(rows, FOLD, folds))
+    members = [build_member(name, seed=7) for name in ("gbt", "linearRegression")]
+    crossed = cross_fit(spark, members, inputs, rows, folds, 1, 1)
+    assembler, stacker = fit_stacker(crossed.members, crossed.out_of_fold)
+    rows.unpersist()
+    return inputs, compose(crossed.features, crossed.members, assembler, stacker)
+
+
+def test_a_batch_with_entirely_empty_columns_trains_without_them(spark, tmp_path: Path):
+    raw = listings_with_empty_columns(spark, tmp_path, rows=400)
+
+    inputs, model = fit_model(spark, raw)
+
+    assert set(inputs.dropped) == set(EMPTIED)
+    assert not set(EMPTIED) & {*inputs.numeric, *inputs.categorical}
+    scored = model.transform(raw.drop("price")).select("prediction").toPandas()
+    assert len(scored) == 400
+    assert scored["prediction"].notna().all() and (scored["prediction"] > 0).all()
+
+
+def test_blank_flags_become_false_or_unknown_as_the_dataset_means(spark):
+    header = ("is_cpo", "is_oemcpo", "has_accidents", "salvage")
+    raw = spark.createDataFrame(
+        [("True", None, "True", "False"), (None, "True", None, None)], list(header)
+    )
+    # Only the flags matter here; every other published input is absent (null).
+    absent = [c for c in REQUIRED_COLUMNS if c not in header]
+    raw = raw.select("*", *(F.lit(None).cast("string").alias(c) for c in absent))
+
+    first, second = input_stage().transform(raw).collect()
+
+    assert (first["is_cpo_flag"], second["is_cpo_flag"]) == (1.0, 0.0)
+    assert (first["is_oemcpo_flag"], second["is_oemcpo_flag"]) == (0.0, 1.0)
+    assert (first["has_accidents_flag"], first["has_accidents_stated"]) == (1.0, 1.0)
+    assert (first["salvage_flag"], first["salvage_stated"]) == (0.0, 1.0)
+    # Not reported: neither true nor a stated "no".
+    assert (second["has_accidents_flag"], second["has_accidents_stated"]) == (0.0, 0.0)
+    assert "is_cpo_stated" not in input_stage().transform(raw).columns
+
+
+LOAD_WITHOUT_THE_PACKAGE = textwrap.dedent(
+    """
+    import sys
+    sys.modules["continuum_workloads"] = None  # any import of it now fails
+    from pyspark.ml import PipelineModel
+    from pyspark.sql import SparkSession
+    spark = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false") \
+        .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1") \
+        .getOrCreate()
+    model, listings = sys.argv[1], sys.argv[2]
+    raw = spark.read.options(header="true", multiLine="true", escape='"').csv(listings)
+    for row in PipelineModel.load(model).transform(raw).select("prediction").collect():
+        print(row["prediction"])
+    """
+)
+
+
+def test_the_model_loads_and_scores_raw_listings_without_this_package(spark, tmp_path: Path):
+    source = tmp_path / "listings.csv"
+    write_csv(source, 300, seed=9)
+    raw = read_listings(spark, str(source))
+    _, model = fit_model(spark, raw)
+    model.write().overwrite().save(str(tmp_path / "model"))
+    expected = [row["prediction"] for row in model.transform(raw).select("prediction").collect()]
+
+    loaded = subprocess.run(
+        [sys.executable, "-c", LOAD_WITHOUT_THE_PACKAGE, str(tmp_path / "model"), str(source)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    assert [float(line) for line in loaded.stdout.split()] == pytest.approx(expected)
+
+
 def job_arguments(stack: dict[str, str], data_uri: str, model: str, run_id: str) -> list[str]:
     return [
         "--run-id", run_id, "--pipeline", "tests/used-cars", "--data-uri", data_uri,
@@ -69,6 +186,7 @@ def newest_app(pipelines: Pipelines, after: set[str]) -> str | None:
     return next((name for name in names if name not in after), None)
 
 
+@pytest.mark.timeout(2 * RUN_TIMEOUT + 300)  # two runs, each up to RUN_TIMEOUT
 def test_runs_started_by_the_operator_train_register_and_face_the_champion(
     stack: dict[str, str],
     used_cars: str,
@@ -128,6 +246,7 @@ def test_runs_started_by_the_operator_train_register_and_face_the_champion(
         assert record["metrics"]["rmse"] == pytest.approx(stack_metrics["rmse"])
         assert sum(v for k, v in stack_metrics.items() if k.startswith("rows_rejected.")) > 0
         assert "champion_rmse" not in stack_metrics  # the first model has no champion to face
+        assert run.data.tags["dropped_inputs"] == ""  # generated listings fill every input
 
         children = mlflow_client.search_runs(
             [run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'"
@@ -135,9 +254,9 @@ def test_runs_started_by_the_operator_train_register_and_face_the_champion(
         members = {child.data.params["member"]: child.data for child in children}
         assert set(members) == set(MEMBERS)
         for member in members.values():
-            assert {"rmse", "mae", "r2", "cv_rmse", "train_seconds", "validation_seconds"} <= set(
-                member.metrics
-            )
+            # Fitting time per round: each of the 3 folds, then all training rows.
+            rounds = {f"train_seconds.round_{i}" for i in range(4)}
+            assert {"rmse", "mae", "r2", "cv_rmse", "train_seconds", *rounds} <= set(member.metrics)
         best_member_rmse = min(member.metrics["rmse"] for member in members.values())
         assert stack_metrics["rmse"] <= best_member_rmse * (1 + STACK_TOLERANCE)
         assert stack_metrics["r2"] > 0.8

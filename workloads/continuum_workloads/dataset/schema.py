@@ -98,3 +98,24 @@ TARGET = "price"
 
 # Power and torque carry two numbers; the second becomes a column of this suffix.
 RPM_SUFFIX = "_rpm"
+
+# What a blank flag means, per flag column. The dataset's documentation describes each flag as a
+# yes/no property of the vehicle, and the published file writes them in two ways:
+# - certification flags are written only when they hold ("True" or blank, never "False"): a blank
+#   there means the vehicle is not certified, so blank is False;
+# - history and title flags come from a vehicle-history report and are written "True" or
+#   "False" when the report exists; a blank means no report (mostly new cars): unknown, None.
+# Any other flag is written for every listing; a blank there is unknown too.
+FLAG_BLANK_MEANS: dict[str, bool | None] = {
+    "is_certified": False,
+    "is_cpo": False,
+    "is_oemcpo": False,
+    "fleet": None,
+    "frame_damaged": None,
+    "has_accidents": None,
+    "isCab": None,
+    "salvage": None,
+    "theft_title": None,
+    "franchise_dealer": None,
+    "is_new": None,
+}

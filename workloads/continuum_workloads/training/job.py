@@ -1,10 +1,10 @@
 """The training job, a spark-submit entry point (the SparkApplication's mainApplicationFile).
 
-Reads the pipeline's batches, cleans them (rejected rows counted by reason), fits the shared
-feature stages, tunes every member by k-fold cross-validation (members concurrently, in FAIR
-scheduler pools), stacks them with a linear model over their out-of-fold predictions, scores the
-stack, each member and the current champion on one holdout, exports the cleaned train set, and
-registers the PipelineModel as a new version in MLflow, all recorded under one MLflow run.
+Reads the pipeline's batches, cleans them (rejected rows counted by reason), leaves out inputs
+the data holds no value of, cross-fits the feature stages and every member fold by fold (members
+in FAIR scheduler pools), stacks them with a linear model over their out-of-fold predictions,
+scores the stack, each member and the current champion on one holdout, exports the cleaned train
+set, and registers the PipelineModel as a new version in MLflow, all under one MLflow run.
 
 A run that cannot train (no input, missing columns, every row rejected) exits 1 with a one-line
 reason as its last line on stderr, its MLflow run marked FAILED, and nothing registered.
@@ -21,28 +21,30 @@ from collections.abc import Sequence
 import mlflow
 from mlflow import MlflowClient
 from pyspark import SparkConf
-from pyspark.ml import Pipeline
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from continuum_workloads.dataset.loader import MissingColumnsError, read_listings
 from continuum_workloads.dataset.parsing import parse_listings
 from continuum_workloads.training.ensemble import (
+    FOLD,
     compose,
-    fit_members,
+    cross_fit,
     fit_stacker,
-    with_folds,
+    training_rows,
 )
 from continuum_workloads.training.evaluation import METRICS, holdout_metrics
 from continuum_workloads.training.features import (
     LABEL,
     REQUIRED_COLUMNS,
     clean,
-    feature_stages,
+    count_values_per_fold,
+    usable_inputs,
 )
 from continuum_workloads.training.members import MEMBER_NAMES, build_member
 from continuum_workloads.training.sources import NoInputError, batches_to_read, complete_batches
 from continuum_workloads.training.tracking import (
+    DROPPED_INPUTS_TAG,
     champion_metrics,
     lineage_tags,
     log_member,
@@ -78,8 +80,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--history-batches", type=int, help="with --history-mode Latest: how many newest")
     add("--ensemble", default=",".join(MEMBER_NAMES), help="members, comma-separated")
     add("--cv-folds", type=int, default=3)
-    add("--cv-parallelism", type=int, default=2, help="models fitted at once per member's CV")
-    add("--member-parallelism", type=int, default=3, help="members trained at once")
+    add("--cv-parallelism", type=int, default=2, help="folds fitted at once")
+    add("--member-parallelism", type=int, default=1, help="members fitted at once in a fold")
     add("--mlflow-tracking-uri", required=True)
     add("--mlflow-experiment", required=True)
     add("--registered-model", required=True)
@@ -169,32 +171,44 @@ def train(spark: SparkSession, args: argparse.Namespace) -> None:
         parse_listings(train_raw).write.mode("overwrite").parquet(train_set_uri)
 
     started = time.perf_counter()
-    features = Pipeline(stages=feature_stages()).fit(train_raw)
-    train_rows = with_folds(features.transform(train_raw), args.cv_folds, args.seed).cache()
+    typed = training_rows(train_raw, args.cv_folds, args.seed).cache()
     holdout = holdout_raw.cache()
-    mlflow.log_metrics({"rows_train": train_rows.count(), "rows_holdout": holdout.count()})
+    mlflow.log_metrics({"rows_train": typed.count(), "rows_holdout": holdout.count()})
+    inputs = usable_inputs(count_values_per_fold(typed, FOLD, args.cv_folds))
+    if inputs.dropped:
+        log.warning("inputs without values in this run's data, left out: %s", inputs.dropped)
+    mlflow.set_tag(DROPPED_INPUTS_TAG, ",".join(inputs.dropped))
     members = [build_member(name, args.seed) for name in args.ensemble]
-    fitted = fit_members(
-        spark, members, train_rows, args.cv_folds, args.cv_parallelism, args.member_parallelism
+    crossed = cross_fit(
+        spark, members, inputs, typed, args.cv_folds, args.cv_parallelism, args.member_parallelism
     )
-    assembler, stacker = fit_stacker(fitted, train_rows)
-    weights = dict(zip((m.name for m in fitted), stacker.coefficients.toArray(), strict=True))
+    assembler, stacker = fit_stacker(crossed.members, crossed.out_of_fold)
+    weights = dict(
+        zip((m.name for m in crossed.members), stacker.coefficients.toArray(), strict=True)
+    )
     mlflow.log_metrics({f"stacker_weight.{name}": weight for name, weight in weights.items()})
     log.info("stacker weights: %s", _scores(weights))
-    model = compose(features, fitted, assembler, stacker)
-    mlflow.log_metric("train_seconds", time.perf_counter() - started)
+    model = compose(crossed.features, crossed.members, assembler, stacker)
+    train_seconds = time.perf_counter() - started
+    mlflow.log_metrics(
+        {
+            "train_seconds": train_seconds,
+            "feature_seconds": sum(crossed.feature_seconds),
+            **{f"feature_seconds.round_{i}": s for i, s in enumerate(crossed.feature_seconds)},
+        }
+    )
 
-    holdout_features = features.transform(holdout).cache()
-    for member in fitted:
-        began = time.perf_counter()
-        scores = holdout_metrics(
-            member.model.transform(holdout_features), member.model.getPredictionCol()
-        )
-        log_member(member, scores, time.perf_counter() - began)
     began = time.perf_counter()
-    stack_scores = holdout_metrics(model.transform(holdout))
+    scored = model.transform(holdout).cache()
+    stack_scores = holdout_metrics(scored)
     mlflow.log_metrics({**stack_scores, "validation_seconds": time.perf_counter() - began})
     log.info("holdout: %s", _scores(stack_scores))
+    for member in crossed.members:
+        scores = holdout_metrics(scored, F.exp(F.col(member.model.getPredictionCol())))
+        log_member(member, scores)
+        log.info("holdout %s: %s (cross-validated rmse %.6g)", member.name, _scores(scores),
+                 member.cv_rmse)  # fmt: skip
+    scored.unpersist()
 
     champion, champion_scores = champion_metrics(
         MlflowClient(), args.registered_model, args.champion_alias, holdout
