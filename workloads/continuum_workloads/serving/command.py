@@ -20,7 +20,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from continuum_workloads.contract import POD_NAME_ENV, POD_NAMESPACE_ENV, ServingConfig
+from continuum_workloads.contract import (
+    POD_NAME_ENV,
+    POD_NAMESPACE_ENV,
+    ServingConfig,
+    ServingMode,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -80,6 +85,11 @@ def serve_from_env(environ: Mapping[str, str]) -> int:
     except (ValueError, KeyError) as error:
         print(f"continuum serve: invalid environment: {error}", file=sys.stderr)
         return 2
+    if config.mode != ServingMode.EXACTLY_ONCE:
+        log.warning(
+            "mode %s is not implemented in this version; scoring in micro-batches, exactly once",
+            config.mode.value,
+        )
     return Server(config, pod, namespace).run()
 
 
