@@ -474,3 +474,87 @@ def test_a_handoff_under_a_steady_stream_answers_every_request_once(
     assert (versions[0], versions[-1], switches) == (v1.version, v2.version, 1)
     holder = client.CoordinationV1Api(k8s_api).read_namespaced_lease(lease, namespace)
     assert holder.spec.holder_identity is None  # B released it on SIGTERM
+
+
+def test_live_metrics_equal_a_direct_computation(stack, spark, new_topic, tmp_path) -> None:
+    """Predictions of two versions and feedback for most of them, at known times: every final
+    window's count, RMSE, MAE and MAPE per version equal the same sums done here."""
+    import math
+
+    from continuum_workloads.serving.live_metrics import MetricsSink, start_live_metrics
+
+    bootstrap = stack["KAFKA_BOOTSTRAP_SERVERS"]
+    predictions, feedback, metrics_topic = new_topic(1), new_topic(1), new_topic(1)
+    base = (int(time.time()) // 10) * 10_000 - 120_000
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    pairs: list[tuple[str, float, float, int]] = []  # (version, predicted, actual, feedback ms)
+
+    def predict(request_id: str, version: str, price: float, at_ms: int) -> None:
+        value = {
+            "request_id": request_id,
+            "predicted_price": price,
+            "model_name": "cars",
+            "model_version": version,
+            "request_time_ms": at_ms,
+            "prediction_time_ms": at_ms,
+        }
+        producer.produce(predictions, key=request_id.encode(), value=json.dumps(value).encode(),
+                         timestamp=at_ms)  # fmt: skip
+
+    def answer(request_id: str, price: float, at_ms: int) -> None:
+        producer.produce(feedback, value=json.dumps({"request_id": request_id, "price": price}),
+                         timestamp=at_ms)  # fmt: skip
+
+    for i in range(30):
+        version, predicted, at = ("1" if i < 15 else "2"), 1000.0 + 10 * i, base + i * 1000
+        predict(f"q-{i}", version, predicted, at)
+        if i % 6 != 5:  # some predictions never get feedback
+            actual = 1000.0 + 7 * i + (i % 3) * 50
+            answer(f"q-{i}", actual, at + 2000)
+            pairs.append((version, predicted, actual, at + 2000))
+    answer("unknown", 5.0, base + 3000)  # feedback for no prediction is never counted
+    # Far later data moves the watermark past every window above, so they are final.
+    predict("later", "2", 1.0, base + 200_000)
+    answer("later", 1.0, base + 201_000)
+    assert producer.flush(30) == 0
+
+    expected: dict[tuple[int, str], dict[str, float]] = {}
+    for start in range(base - 10_000, base + 60_000, 5_000):
+        for version in ("1", "2"):
+            inside = [
+                (p, a) for v, p, a, t in pairs if v == version and start <= t < start + 10_000
+            ]
+            if inside:
+                errors = [p - a for p, a in inside]
+                expected[(start, version)] = {
+                    "count": len(inside),
+                    "rmse": math.sqrt(sum(e * e for e in errors) / len(errors)),
+                    "mae": sum(abs(e) for e in errors) / len(errors),
+                    "mape": sum(abs(p - a) / a for p, a in inside) / len(inside),
+                }
+    config = ServingConfig(
+        model_name="cars", model_version="1", mlflow_tracking_uri=stack["MLFLOW_TRACKING_URI"],
+        kafka_bootstrap_servers=bootstrap, requests_topic="unused",
+        predictions_topic=predictions, dead_letter_topic="unused",
+        checkpoint_uri=f"file://{tmp_path}/ckpt", transactional_id="unused",
+        lease_name="unused", feedback_topic=feedback, metrics_topic=metrics_topic,
+        metrics_window="10s", metrics_slide="5s", feedback_delay="30s",
+    )  # fmt: skip
+    windows: list[dict[str, Any]] = []
+    sink = MetricsSink({"bootstrap.servers": bootstrap}, metrics_topic, windows.append)
+    query = start_live_metrics(spark, config, {"bootstrap.servers": bootstrap}, sink)
+
+    def final_windows() -> dict[tuple[int, str], dict[str, Any]]:
+        return {(w["window_start_ms"], w["model_version"]): w for w in windows
+                if w["window_start_ms"] < base + 100_000}  # fmt: skip
+
+    run_until(query, lambda: len(final_windows()) >= len(expected))
+    got = final_windows()
+    assert set(got) == set(expected)
+    for key, values in expected.items():
+        assert got[key]["count"] == values["count"], key
+        for name in ("rmse", "mae", "mape"):
+            assert got[key][name] == pytest.approx(values[name], rel=1e-9), (key, name)
+    published = read_committed(bootstrap, metrics_topic, len(windows))
+    assert {m.key() for m in published} >= {f"{v}/{s}".encode() for s, v in expected}
+    print(f"\n{len(expected)} windows of live metrics, {len(pairs)} predictions with feedback")

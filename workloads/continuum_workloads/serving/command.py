@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from continuum_workloads.serving.lease import HandoffLease
     from continuum_workloads.serving.model import ListingModel
+    from continuum_workloads.serving.telemetry import ServingMetrics
 
 log = logging.getLogger("continuum.serving")
 T = TypeVar("T")
@@ -180,6 +181,7 @@ class Server:
         if _retrying("taking the transactional id over", self.stop, writer.open) is None:
             return 0
         scorer = BatchScorer(model, writer, self.config, on_batch=self.metrics.observe)
+        live = LiveMetrics(spark, self.config, client_config, self.metrics)
         failures = 0
         try:
             while not self.stop.is_set():
@@ -189,6 +191,7 @@ class Server:
                     while not (self.stop.is_set() or lease.lost.is_set()):
                         if scorer.fenced.is_set() or query.awaitTermination(1):
                             break
+                        live.check()
                 except StreamingQueryException as error:
                     failures += 1
                     if scorer.fenced.is_set():
@@ -205,7 +208,71 @@ class Server:
                 _stop_between_batches(query)
             return 0
         finally:
+            live.stop()
             writer.close()
+
+
+class LiveMetrics:
+    """The live-metrics query beside the scoring one, when there is a feedback topic; restarted
+    with growing pauses if it fails, and never a reason to stop scoring."""
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        config: ServingConfig,
+        client_config: dict[str, str],
+        metrics: ServingMetrics,
+    ) -> None:
+        from continuum_workloads.serving.live_metrics import MetricsSink
+
+        self.spark, self.config, self.client_config, self.metrics = (
+            spark, config, client_config, metrics,
+        )  # fmt: skip
+        self.sink = MetricsSink(client_config, config.metrics_topic, metrics.observe_window)
+        self.query: StreamingQuery | None = None
+        self.failures = 0
+        self.retry_at = 0.0
+        self.counted_batch = -1
+        if config.feedback_topic:
+            self._start()
+
+    def _start(self) -> None:
+        from continuum_workloads.serving.live_metrics import start_live_metrics
+
+        try:
+            self.query = start_live_metrics(self.spark, self.config, self.client_config, self.sink)
+        except Exception as error:  # a bad feedback topic must not stop scoring
+            self._failed(error)
+
+    def _failed(self, error: object) -> None:
+        self.failures += 1
+        pause = RETRY_S[min(self.failures - 1, len(RETRY_S) - 1)]
+        log.error("the live-metrics query failed (%s); restarting in %d s",
+                  str(error).splitlines()[0], pause)  # fmt: skip
+        self.query = None
+        self.retry_at = time.monotonic() + pause
+
+    def check(self) -> None:
+        """Counts late rows of the last batch; restarts a failed query when its pause is over."""
+        from continuum_workloads.serving.live_metrics import late_feedback
+
+        if not self.config.feedback_topic:
+            return
+        if self.query is None:
+            if time.monotonic() >= self.retry_at:
+                self._start()
+            return
+        if not self.query.isActive:
+            self._failed(self.query.exception() or "stopped")
+            return
+        progress = self.query.lastProgress
+        if progress and progress.get("batchId", -1) > self.counted_batch:
+            self.counted_batch = progress["batchId"]
+            self.metrics.late_feedback.inc(late_feedback(self.query))
+
+    def stop(self) -> None:
+        if self.query is not None and self.query.isActive:
+            self.query.stop()
 
 
 def _stop_between_batches(query: StreamingQuery) -> None:

@@ -49,6 +49,20 @@ class ServingMetrics:
             registry=self.registry,
         )
         self.model.labels(model.name, model.version).set(1)
+        self.live = {
+            name: Gauge(
+                f"continuum_serving_live_{name}",
+                f"Live {name} of predictions against feedback, last final window",
+                ["model_version"],
+                registry=self.registry,
+            )
+            for name in ("rmse", "mae", "mape", "count")
+        }
+        self.late_feedback = Counter(
+            "continuum_serving_late_feedback",
+            "Feedback or predictions dropped by the live metrics for arriving behind the watermark",
+            registry=self.registry,
+        )
 
     def observe(self, outcome: BatchOutcome) -> None:
         answered = outcome.predictions + sum(outcome.dead_letters.values())
@@ -58,3 +72,9 @@ class ServingMetrics:
             self.dead_letters.labels(reason).inc(count)
         self.replayed.inc(outcome.skipped)
         self.batch_seconds.observe(outcome.seconds)
+
+    def observe_window(self, window: dict[str, object]) -> None:
+        for name, gauge in self.live.items():
+            value = window.get(name)
+            if value is not None:
+                gauge.labels(str(window["model_version"])).set(float(value))  # type: ignore[arg-type]
