@@ -39,7 +39,7 @@ from continuum_workloads.serving.transactions import Fenced, TransactionalWriter
 from continuum_workloads.training.features import SCALED_FEATURES, clean, feature_stages
 from continuum_workloads.training.tracking import register
 
-TRAINING_ROWS = 600
+TRAINING_ROWS = 300
 WAIT_S = 240
 
 

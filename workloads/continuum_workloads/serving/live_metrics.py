@@ -94,8 +94,8 @@ def windowed_errors(
             F.avg(relative).alias("mape"),
         )
         .select(
-            (F.unix_micros(F.col("window.start")) // 1000).alias("window_start_ms"),
-            (F.unix_micros(F.col("window.end")) // 1000).alias("window_end_ms"),
+            F.unix_millis(F.col("window.start")).alias("window_start_ms"),
+            F.unix_millis(F.col("window.end")).alias("window_end_ms"),
             "model_name",
             "model_version",
             *METRICS,

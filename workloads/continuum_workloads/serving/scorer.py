@@ -76,7 +76,7 @@ class BatchScorer:
                 "offset",
                 "key",
                 "value",
-                (F.unix_micros("timestamp") // 1000).alias("timestamp_ms"),
+                F.unix_millis("timestamp").alias("timestamp_ms"),
             ).collect()
         ]
         todo = pending(records, self.writer.committed(r.partition for r in records))
