@@ -11,7 +11,7 @@ import heapq
 import json
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from confluent_kafka import Producer
@@ -84,16 +84,17 @@ def simulate(
     duration_s: float,
     feedback_delay_s: float,
     source: Iterator[Request],
+    until: Callable[[], bool] | None = None,
 ) -> tuple[int, int]:
-    """Sends requests at `rate` per second for `duration_s`, and feedback for each priced valid
-    one `feedback_delay_s` later (the run lasts until the last is sent); returns (requests,
-    feedback) sent."""
+    """Sends requests at `rate` per second for `duration_s` or until `until()` is true, and
+    feedback for each priced valid one `feedback_delay_s` later (the run lasts until the last is
+    sent); returns (requests, feedback) sent."""
     started = time.monotonic()
     due_feedback: list[tuple[float, str, float]] = []
     sent = answered = 0
     while True:
         now = time.monotonic()
-        if now - started < duration_s:
+        if now - started < duration_s and not (until is not None and until()):
             while sent < int((now - started) * rate):
                 request = next(source)
                 producer.produce(requests_topic, key=request.request_id.encode(),
