@@ -345,13 +345,6 @@ class ServePod:
         except OSError:
             return 0, ""
 
-    def wait_ready(self, timeout_s: float = WAIT_S) -> None:
-        deadline = time.monotonic() + timeout_s
-        while self.get("/readyz")[0] != 200:
-            assert self.process.poll() is None, f"{self.name} exited:\n{self.tail()}"
-            assert time.monotonic() < deadline, f"{self.name} not ready:\n{self.tail()}"
-            time.sleep(0.5)
-
     def metric(self, name: str) -> float:
         status, text = self.get("/metrics")
         for line in text.splitlines() if status == 200 else []:
@@ -359,11 +352,11 @@ class ServePod:
                 return float(line.split()[1])
         return 0.0
 
-    def wait_for_predictions(self, at_least: int, timeout_s: float = WAIT_S) -> None:
+    def wait_for(self, metric: str, at_least: float, timeout_s: float = 600) -> None:
         deadline = time.monotonic() + timeout_s
-        while self.metric("continuum_serving_predictions_total") < at_least:
+        while self.metric(metric) < at_least:
             assert self.process.poll() is None, f"{self.name} exited:\n{self.tail()}"
-            assert time.monotonic() < deadline, f"{self.name} scored too little:\n{self.tail()}"
+            assert time.monotonic() < deadline, f"{self.name}: {metric} < {at_least}\n{self.tail()}"
             time.sleep(0.5)
 
     def tail(self) -> str:
@@ -400,6 +393,7 @@ class SteadyRequests(threading.Thread):
         assert producer.flush(30) == 0
 
 
+@pytest.mark.timeout(1800)  # three JVMs on a small machine: the pytest, pod A and pod B
 @pytest.mark.parametrize("how", ["sigterm", "sigkill", "sigstop"])
 def test_a_handoff_under_a_steady_stream_answers_every_request_once(
     how, stack, k8s_api, namespace, new_topic, hdfs_dir, listings, model_identity, tmp_path
@@ -418,8 +412,10 @@ def test_a_handoff_under_a_steady_stream_answers_every_request_once(
     )
     mlflow.set_tracking_uri(stack["MLFLOW_TRACKING_URI"])
     v1 = model_identity
-    source = mlflow.MlflowClient().get_model_version(v1.name, v1.version).source
-    v2 = ModelIdentity(v1.name, mlflow.register_model(source, v1.name).version)
+    registry = mlflow.MlflowClient()
+    first = registry.get_model_version(v1.name, v1.version)
+    second = registry.create_model_version(v1.name, first.source, run_id=first.run_id)
+    v2 = ModelIdentity(v1.name, second.version)
     base = config_for(stack, v1, requests, predictions, dead,
                       f"{stack['HDFS_URI']}{hdfs_dir}/ckpt", f"test-{uuid.uuid4().hex[:8]}",
                       lease)  # fmt: skip
@@ -432,17 +428,17 @@ def test_a_handoff_under_a_steady_stream_answers_every_request_once(
     try:
         pod_a = ServePod("pod-a", env, tmp_path / "pod-a.log")
         pods.append(pod_a)
-        pod_a.wait_ready()
-        stream.start()
-        pod_a.wait_for_predictions(400)
+        pod_a.wait_for("continuum_serving_lease_held", 1)
         pod_b = ServePod("pod-b", {**env, "CONTINUUM_MODEL_VERSION": v2.version},
                          tmp_path / "pod-b.log")  # fmt: skip
         pods.append(pod_b)
-        pod_b.wait_ready()
+        pod_b.wait_for("continuum_serving_ready", 1)  # warmed up, waiting for the Lease
+        stream.start()
+        pod_a.wait_for("continuum_serving_predictions_total", 400)
         signal_for = {"sigterm": signal.SIGTERM, "sigkill": signal.SIGKILL,
                       "sigstop": signal.SIGSTOP}  # fmt: skip
         pod_a.process.send_signal(signal_for[how])
-        pod_b.wait_for_predictions(400)
+        pod_b.wait_for("continuum_serving_predictions_total", 400)
         if how == "sigstop":
             pod_a.process.send_signal(signal.SIGCONT)
             assert pod_a.process.wait(WAIT_S) == 1, pod_a.tail()
