@@ -1,0 +1,556 @@
+"""The serving workload against the stack's real Kafka, MLflow, HDFS, Spark and Kubernetes API:
+predictions equal the model's batch `transform`, malformed requests land in the dead-letter topic
+with their reasons, and every request is answered exactly once across a replayed batch, a zombie
+writer and a scorer killed with SIGKILL mid-stream."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+import pytest
+from confluent_kafka import Consumer, Producer
+from pyspark.ml import Pipeline
+from pyspark.ml.regression import LinearRegression
+
+from continuum_workloads.contract import POD_NAME_ENV, POD_NAMESPACE_ENV, ServingConfig
+from continuum_workloads.dataset.generator import generate_chunks
+from continuum_workloads.serving.model import ListingModel
+from continuum_workloads.serving.records import REASON_HEADER, ModelIdentity
+from continuum_workloads.serving.requests import LISTING_FIELDS
+from continuum_workloads.serving.scorer import BatchOutcome, BatchScorer, start_scoring
+from continuum_workloads.serving.transactions import Fenced, TransactionalWriter
+from continuum_workloads.training.features import SCALED_FEATURES, clean, feature_stages
+from continuum_workloads.training.tracking import register
+
+TRAINING_ROWS = 300
+WAIT_S = 240
+
+
+@pytest.fixture(scope="module")
+def listings() -> pd.DataFrame:
+    """Generated listings as the dataset writes them (every value text), all valid requests."""
+    frame = next(generate_chunks(TRAINING_ROWS + 200, seed=21))
+    return frame[frame["mileage"].map(lambda m: m == "" or float(m) < 1_000_000)]
+
+
+@pytest.fixture(scope="module")
+def model_identity(stack, spark, listings) -> ModelIdentity:
+    """A PipelineModel of the training job's feature stages (its Python ListingParser first)
+    and a linear regression, registered in the stack's MLflow."""
+    mlflow.set_tracking_uri(stack["MLFLOW_TRACKING_URI"])
+    mlflow.set_experiment(f"tests-serving-{uuid.uuid4().hex[:6]}")
+    name = f"serving-{uuid.uuid4().hex[:8]}"
+    raw = spark.createDataFrame(listings.iloc[:TRAINING_ROWS])
+    kept, _ = clean(raw)
+    regression = LinearRegression(featuresCol=SCALED_FEATURES, labelCol="price", maxIter=20)
+    model = Pipeline(stages=[*feature_stages(), regression]).fit(kept)
+    with mlflow.start_run():
+        version = register(model, name, raw.drop("price"), tags={})
+    return ModelIdentity(name, version.version)
+
+
+@pytest.fixture(scope="module")
+def listing_model(spark, model_identity) -> ListingModel:
+    model = ListingModel.load(spark, model_identity)
+    model.warm_up()
+    return model
+
+
+def request_bytes(request_id: str, listing: dict[str, str]) -> bytes:
+    body = {k: v for k, v in listing.items() if k in LISTING_FIELDS}
+    return json.dumps({"request_id": request_id, **body}).encode()
+
+
+def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    for key, value in records:
+        producer.produce(topic, key=key, value=value)
+    assert producer.flush(30) == 0
+
+
+def read_committed(
+    bootstrap: str, topic: str, expected: int, timeout_s: float = WAIT_S, settle_s: float = 3.0
+) -> list[Any]:
+    """Every committed record of `topic` once `expected` arrived, and `settle_s` later (so a
+    duplicate that follows would be seen too)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"test-{uuid.uuid4().hex[:8]}",
+            "isolation.level": "read_committed",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    seen: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    settled_at: float | None = None
+    try:
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is not None and not message.error():
+                seen.append(message)
+            if len(seen) >= expected and settled_at is None:
+                settled_at = time.monotonic() + settle_s
+            if settled_at is not None and time.monotonic() > settled_at:
+                break
+    finally:
+        consumer.close()
+    return seen
+
+
+def by_request_id(messages: list[Any]) -> Counter[str]:
+    return Counter(json.loads(m.value())["request_id"] for m in messages)
+
+
+def config_for(
+    stack: dict[str, str], model: ModelIdentity, requests: str, predictions: str, dead: str,
+    checkpoint: str, transactional_id: str, lease: str = "unused",
+) -> ServingConfig:  # fmt: skip
+    return ServingConfig(
+        model_name=model.name, model_version=model.version,
+        mlflow_tracking_uri=stack["MLFLOW_TRACKING_URI"],
+        kafka_bootstrap_servers=stack["KAFKA_BOOTSTRAP_SERVERS"], requests_topic=requests,
+        predictions_topic=predictions, dead_letter_topic=dead, checkpoint_uri=checkpoint,
+        transactional_id=transactional_id, lease_name=lease,
+    )  # fmt: skip
+
+
+def run_until(query: Any, done: Callable[[], bool], timeout_s: float = WAIT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not done():
+            assert query.isActive, query.exception()
+            assert time.monotonic() < deadline, "the scoring query did not finish in time"
+            time.sleep(0.2)
+    finally:
+        query.stop()
+
+
+MALFORMED: list[tuple[bytes, str]] = [
+    (b"not json at all", "not_json"),
+    (b"[1, 2, 3]", "not_an_object"),
+    (b'{"year": 2019, "make_name": "Ford"}', "missing_field"),
+    (b'{"request_id": "m-4", "year": 2019, "make_name": "Ford", "mileage": -5}', "out_of_range"),
+    (b'{"request_id": "m-5", "year": 1850, "make_name": "Ford"}', "out_of_range"),
+    (b'{"request_id": "m-6", "year": 2019, "make_name": "Ford", "fleet": "maybe"}',
+     "invalid_value"),
+    (b'{"request_id": "m-7", "year": 2019, "make_name": "Ford", "dealer_zip": 2134}', "mistyped"),
+    (b'{"request_id": "m-8", "year": 2019, "make_name": "Ford", "colour": "red"}',
+     "unknown_field"),
+    (b"{" + b'"x": "' + b"a" * 70_000 + b'"}', "too_large"),
+]  # fmt: skip
+
+
+def test_predictions_equal_the_models_transform_and_malformed_requests_are_dead_letters(
+    stack, spark, new_topic, tmp_path, listings, listing_model
+) -> None:
+    """Valid requests around malformed ones, as one stream: each valid one gets the price the
+    model's batch transform gives the same listing, each malformed one a dead letter with its
+    original bytes and reason; nothing else is written."""
+    bootstrap = stack["KAFKA_BOOTSTRAP_SERVERS"]
+    requests, predictions, dead = new_topic(2), new_topic(1), new_topic(1)
+    valid_rows = listings.iloc[TRAINING_ROWS : TRAINING_ROWS + 60].to_dict("records")
+    records: list[tuple[bytes | None, bytes]] = []
+    for index, row in enumerate(valid_rows):
+        records.append((f"v-{index}".encode(), request_bytes(f"v-{index}", row)))
+        if index % 6 == 0 and index // 6 < len(MALFORMED):
+            records.append((None, MALFORMED[index // 6][0]))
+    produce(bootstrap, requests, records)
+    config = config_for(stack, listing_model.identity, requests, predictions, dead,
+                        f"file://{tmp_path}/ckpt", f"test-{uuid.uuid4().hex[:8]}")  # fmt: skip
+    writer = TransactionalWriter({"bootstrap.servers": bootstrap}, config.transactional_id,
+                                 config.transactional_id, requests).open()  # fmt: skip
+    outcomes: list[BatchOutcome] = []
+    scorer = BatchScorer(listing_model, writer, config, on_batch=outcomes.append)
+    query = start_scoring(spark, config, {"bootstrap.servers": bootstrap}, scorer)
+    run_until(query, lambda: sum(o.records for o in outcomes) >= len(records))
+    writer.close()
+
+    scored = read_committed(bootstrap, predictions, len(valid_rows))
+    letters = read_committed(bootstrap, dead, len(MALFORMED))
+    prices = {json.loads(m.value())["request_id"]: json.loads(m.value()) for m in scored}
+    assert by_request_id(scored) == Counter(f"v-{i}" for i in range(len(valid_rows)))
+    # The model's batch transform of the same listings, as the dataset writes them.
+    frame = spark.createDataFrame(pd.DataFrame(valid_rows).drop(columns=["price"]))
+    batch = listing_model.model.transform(frame).select("vin", "prediction").collect()
+    by_vin = {row["vin"]: row["prediction"] for row in batch}
+    for index, row in enumerate(valid_rows):
+        answer = prices[f"v-{index}"]
+        assert answer["predicted_price"] == pytest.approx(by_vin[row["vin"]], rel=1e-9)
+        assert (answer["model_name"], answer["model_version"]) == (
+            listing_model.identity.name,
+            listing_model.identity.version,
+        )
+        assert answer["prediction_time_ms"] >= answer["request_time_ms"] > 0
+    assert sorted(m.value() for m in letters) == sorted(raw for raw, _ in MALFORMED)
+    reasons = Counter(dict(m.headers())[REASON_HEADER].decode() for m in letters)
+    assert reasons == Counter(reason for _, reason in MALFORMED)
+    print(f"\n{len(scored)} predictions, {len(letters)} dead letters {dict(reasons)}")
+
+
+EVERY_TEXT_FORM = {
+    "year": "2019", "make_name": "Ford", "model_name": "F-150", "body_type": "Pickup Truck",
+    "mileage": "23141.0", "back_legroom": "43.6 in", "front_legroom": "--", "length": "",
+    "fuel_tank_volume": "26.0 gal", "maximum_seating": "6 seats",
+    "power": "375 hp @ 5,000 RPM", "torque": "470 lb-ft @ 3,500 RPM", "fleet": "True",
+    "frame_damaged": "", "has_accidents": "False", "is_new": "--", "dealer_zip": "02134",
+    "listed_date": "2019-04-06", "major_options": "['Bluetooth', 'Backup Camera']",
+    "owner_count": "1.0", "horsepower": "375.0", "latitude": "42.3", "longitude": "-71.1",
+}  # fmt: skip
+THE_SAME_IN_PLAIN_JSON = {
+    "year": 2019, "make_name": "Ford", "model_name": "F-150", "body_type": "Pickup Truck",
+    "mileage": 23141, "back_legroom": 43.6, "front_legroom": None, "fuel_tank_volume": 26,
+    "maximum_seating": 6, "power": "375 hp @ 5,000 RPM", "torque": "470 lb-ft @ 3,500 RPM",
+    "fleet": True, "has_accidents": False, "dealer_zip": "02134", "listed_date": "2019-04-06",
+    "major_options": ["Bluetooth", "Backup Camera"], "owner_count": 1, "horsepower": 375,
+    "latitude": 42.3, "longitude": -71.1,
+}  # fmt: skip
+
+
+def test_a_listing_in_every_text_form_scores_alone_as_its_plain_json_twin_does(
+    stack, spark, new_topic, tmp_path, listing_model
+) -> None:
+    """Two one-row micro-batches: the listing in the dataset's text forms ("--", blanks,
+    units, a zip code with its leading zero, an option list), then the same listing in plain
+    JSON values; both get the price the batch transform gives the text row."""
+    bootstrap = stack["KAFKA_BOOTSTRAP_SERVERS"]
+    requests, predictions, dead = new_topic(1), new_topic(1), new_topic(1)
+    config = config_for(stack, listing_model.identity, requests, predictions, dead,
+                        f"file://{tmp_path}/ckpt", f"test-{uuid.uuid4().hex[:8]}")  # fmt: skip
+    writer = TransactionalWriter({"bootstrap.servers": bootstrap}, config.transactional_id,
+                                 config.transactional_id, requests).open()  # fmt: skip
+    outcomes: list[BatchOutcome] = []
+    scorer = BatchScorer(listing_model, writer, config, on_batch=outcomes.append)
+    query = start_scoring(spark, config, {"bootstrap.servers": bootstrap}, scorer)
+    try:
+        for request_id, listing in (("text", EVERY_TEXT_FORM), ("plain", THE_SAME_IN_PLAIN_JSON)):
+            answered = sum(o.predictions for o in outcomes)
+            produce(bootstrap, requests, [(None, json.dumps({"request_id": request_id,
+                                                             **listing}).encode())])  # fmt: skip
+            deadline = time.monotonic() + WAIT_S
+            while sum(o.predictions for o in outcomes) == answered:
+                assert query.isActive and time.monotonic() < deadline, query.exception()
+                time.sleep(0.2)
+    finally:
+        query.stop()
+        writer.close()
+    assert [o.records for o in outcomes if o.records] == [1, 1]
+    answers = {json.loads(m.value())["request_id"]: json.loads(m.value())["predicted_price"]
+               for m in read_committed(bootstrap, predictions, 2)}  # fmt: skip
+    row = {name: EVERY_TEXT_FORM.get(name, "") for name in LISTING_FIELDS}
+    (expected,) = listing_model.model.transform(spark.createDataFrame([row])).collect()
+    assert answers["text"] == pytest.approx(expected["prediction"], rel=1e-9)
+    assert answers["plain"] == pytest.approx(expected["prediction"], rel=1e-9)
+
+
+def test_a_replayed_batch_is_recognised_and_skipped(
+    stack, spark, new_topic, tmp_path, listings, listing_model
+) -> None:
+    """Spark stops after a batch's transaction committed but before its own commit log: the
+    restarted query runs the batch again, and the committed offsets make it write nothing."""
+    bootstrap = stack["KAFKA_BOOTSTRAP_SERVERS"]
+    requests, predictions, dead = new_topic(2), new_topic(1), new_topic(1)
+    rows = listings.iloc[:40].to_dict("records")
+    produce(bootstrap, requests, [(None, request_bytes(f"r-{i}", r)) for i, r in enumerate(rows)])
+    checkpoint = tmp_path / "ckpt"
+    config = config_for(stack, listing_model.identity, requests, predictions, dead,
+                        f"file://{checkpoint}", f"test-{uuid.uuid4().hex[:8]}")  # fmt: skip
+    writer = TransactionalWriter({"bootstrap.servers": bootstrap}, config.transactional_id,
+                                 config.transactional_id, requests).open()  # fmt: skip
+    outcomes: list[BatchOutcome] = []
+    scorer = BatchScorer(listing_model, writer, config, on_batch=outcomes.append)
+    query = start_scoring(spark, config, {"bootstrap.servers": bootstrap}, scorer)
+    run_until(query, lambda: sum(o.records for o in outcomes) >= len(rows))
+    last = max(int(p.name) for p in (checkpoint / "scoring" / "commits").iterdir()
+               if p.name.isdigit())  # fmt: skip
+    for name in (str(last), f".{last}.crc"):  # as if the stop came before Spark's commit
+        (checkpoint / "scoring" / "commits" / name).unlink(missing_ok=True)
+    replayed: list[BatchOutcome] = []
+    scorer.on_batch = replayed.append
+    query = start_scoring(spark, config, {"bootstrap.servers": bootstrap}, scorer)
+    run_until(query, lambda: any(o.batch_id == last for o in replayed))
+    writer.close()
+
+    (replay,) = [o for o in replayed if o.batch_id == last]
+    first = next(o for o in outcomes if o.batch_id == last)
+    assert replay.records == first.records > 0
+    assert (replay.skipped, replay.predictions) == (replay.records, 0)
+    counts = by_request_id(read_committed(bootstrap, predictions, len(rows)))
+    assert counts == Counter(f"r-{i}" for i in range(len(rows)))
+    print(f"\nreplayed batch {last}: {replay.records} records, {replay.skipped} skipped; "
+          f"{sum(counts.values())} predictions for {len(rows)} requests")  # fmt: skip
+
+
+def test_a_zombie_writer_is_fenced_and_its_late_commit_is_not_seen(stack, new_topic) -> None:
+    """Two writers with one transactional.id: the newer one's `open` fences the older, whose
+    commit then fails; readers see only the holder's records and offsets."""
+    from continuum_workloads.serving.records import OutgoingRecord
+
+    bootstrap = stack["KAFKA_BOOTSTRAP_SERVERS"]
+    requests, predictions = new_topic(1), new_topic(1)
+    transactional_id = f"test-{uuid.uuid4().hex[:8]}"
+    client = {"bootstrap.servers": bootstrap}
+    zombie = TransactionalWriter(client, transactional_id, transactional_id, requests).open()
+    holder = TransactionalWriter(client, transactional_id, transactional_id, requests).open()
+    with pytest.raises(Fenced):
+        zombie.commit([OutgoingRecord(predictions, b"z", b"from the zombie")], {0: 9})
+    holder.commit([OutgoingRecord(predictions, b"h", b"from the holder")], {0: 4})
+    seen = [m.value() for m in read_committed(bootstrap, predictions, 1)]
+    assert seen == [b"from the holder"]
+    assert holder.committed([0]) == {0: 4}
+    holder.close()
+
+
+class ServePod:
+    """`continuum serve` as a subprocess with a pod's environment: one stand-in for a serving
+    pod of the Deployment (same process and environment; no container)."""
+
+    def __init__(self, name: str, env: dict[str, str], log: Path) -> None:
+        self.name, self.log = name, log
+        with socket.socket() as probe:  # a free port for its HTTP server
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        full_env = {**os.environ, **env, POD_NAME_ENV: name, "CONTINUUM_HTTP_PORT": str(self.port)}
+        with log.open("w") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "continuum_operator.cli", "serve"],
+                env=full_env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, ""
+        except OSError:
+            return 0, ""
+
+    def metric(self, name: str) -> float:
+        status, text = self.get("/metrics")
+        for line in text.splitlines() if status == 200 else []:
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return 0.0
+
+    def wait_for(self, metric: str, at_least: float, timeout_s: float = 600) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.metric(metric) < at_least:
+            assert self.process.poll() is None, f"{self.name} exited:\n{self.tail()}"
+            assert time.monotonic() < deadline, f"{self.name}: {metric} < {at_least}\n{self.tail()}"
+            time.sleep(0.5)
+
+    def tail(self) -> str:
+        return "\n".join(self.log.read_text().splitlines()[-30:])
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(30)
+
+
+class SteadyRequests(threading.Thread):
+    """Produces valid requests numbered in order at a steady rate until stopped."""
+
+    def __init__(self, bootstrap: str, topic: str, rows: list[dict[str, str]], rate: float):
+        super().__init__(daemon=True)
+        self.bootstrap, self.topic, self.rows, self.rate = bootstrap, topic, rows, rate
+        self.sent: list[str] = []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        producer = Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True})
+        started = time.monotonic()
+        while not self.halt.is_set():
+            due = int((time.monotonic() - started) * self.rate)
+            while len(self.sent) < due:
+                request_id = f"h-{len(self.sent):06d}"
+                row = self.rows[len(self.sent) % len(self.rows)]
+                producer.produce(self.topic, key=request_id.encode(),
+                                 value=request_bytes(request_id, row))  # fmt: skip
+                self.sent.append(request_id)
+            producer.poll(0)
+            time.sleep(0.01)
+        assert producer.flush(30) == 0
+
+
+@pytest.mark.timeout(1800)  # three JVMs on a small machine: the pytest, pod A and pod B
+@pytest.mark.parametrize("how", ["sigterm", "sigkill", "sigstop"])
+def test_a_handoff_under_a_steady_stream_answers_every_request_once(
+    how, stack, k8s_api, namespace, new_topic, hdfs_dir, listings, model_identity, tmp_path
+) -> None:
+    """Pod A (model v1) scores a steady stream; pod B (v2) warms up and waits for the Lease.
+    A is stopped gracefully (SIGTERM), killed (SIGKILL) or frozen (SIGSTOP, resumed once B has
+    taken over). Every request has exactly one committed prediction, v1 then v2 in request
+    order; a frozen A, woken up, is fenced and exits 1."""
+    from kubernetes import client
+
+    bootstrap = stack["KAFKA_BOOTSTRAP_SERVERS"]
+    requests, predictions, dead = new_topic(1), new_topic(1), new_topic(1)
+    lease = "cars-scorer"
+    client.CoordinationV1Api(k8s_api).create_namespaced_lease(
+        namespace, client.V1Lease(metadata=client.V1ObjectMeta(name=lease))
+    )
+    mlflow.set_tracking_uri(stack["MLFLOW_TRACKING_URI"])
+    v1 = model_identity
+    registry = mlflow.MlflowClient()
+    first = registry.get_model_version(v1.name, v1.version)
+    second = registry.create_model_version(v1.name, first.source, run_id=first.run_id)
+    v2 = ModelIdentity(v1.name, second.version)
+    base = config_for(stack, v1, requests, predictions, dead,
+                      f"{stack['HDFS_URI']}{hdfs_dir}/ckpt", f"test-{uuid.uuid4().hex[:8]}",
+                      lease)  # fmt: skip
+    spark_conf = {"spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1",
+                  "spark.driver.memory": "768m"}  # fmt: skip
+    env = {**base.to_env(), "CONTINUUM_SPARK_CONF": json.dumps(spark_conf),
+           POD_NAMESPACE_ENV: namespace}  # fmt: skip
+    pods: list[ServePod] = []
+    stream = SteadyRequests(bootstrap, requests, listings.to_dict("records"), rate=200)
+    try:
+        pod_a = ServePod("pod-a", env, tmp_path / "pod-a.log")
+        pods.append(pod_a)
+        pod_a.wait_for("continuum_serving_lease_held", 1)
+        pod_b = ServePod("pod-b", {**env, "CONTINUUM_MODEL_VERSION": v2.version},
+                         tmp_path / "pod-b.log")  # fmt: skip
+        pods.append(pod_b)
+        pod_b.wait_for("continuum_serving_ready", 1)  # warmed up, waiting for the Lease
+        stream.start()
+        pod_a.wait_for("continuum_serving_predictions_total", 400)
+        signal_for = {"sigterm": signal.SIGTERM, "sigkill": signal.SIGKILL,
+                      "sigstop": signal.SIGSTOP}  # fmt: skip
+        pod_a.process.send_signal(signal_for[how])
+        pod_b.wait_for("continuum_serving_predictions_total", 400)
+        if how == "sigstop":
+            pod_a.process.send_signal(signal.SIGCONT)
+            assert pod_a.process.wait(WAIT_S) == 1, pod_a.tail()
+        if how == "sigterm":
+            assert pod_a.process.wait(WAIT_S) == 0, pod_a.tail()
+        stream.halt.set()
+        stream.join(60)
+        messages = read_committed(bootstrap, predictions, len(stream.sent), settle_s=5)
+        pod_b.process.send_signal(signal.SIGTERM)
+        assert pod_b.process.wait(WAIT_S) == 0, pod_b.tail()
+    finally:
+        stream.halt.set()
+        for pod in pods:
+            if pod.process.poll() is None:
+                pod.process.send_signal(signal.SIGCONT)
+            pod.stop()
+
+    answers = {json.loads(m.value())["request_id"]: json.loads(m.value()) for m in messages}
+    counts = by_request_id(messages)
+    lost = [rid for rid in stream.sent if rid not in counts]
+    duplicated = [rid for rid, n in counts.items() if n > 1]
+    versions = [answers[rid]["model_version"] for rid in stream.sent if rid in answers]
+    switches = sum(1 for a, b in itertools.pairwise(versions) if a != b)
+    latency_s = max(a["prediction_time_ms"] - a["request_time_ms"] for a in answers.values()) / 1e3
+    print(f"\n{how}: {len(stream.sent)} requests, {len(messages)} predictions, "
+          f"lost {len(lost)}, duplicated {len(duplicated)}, version switches {switches} "
+          f"({versions[0]} → {versions[-1]}), largest latency {latency_s:.1f} s")  # fmt: skip
+    assert (len(lost), len(duplicated)) == (0, 0), (lost[:5], duplicated[:5])
+    assert (versions[0], versions[-1], switches) == (v1.version, v2.version, 1)
+    holder = client.CoordinationV1Api(k8s_api).read_namespaced_lease(lease, namespace)
+    assert holder.spec.holder_identity is None  # B released it on SIGTERM
+
+
+def test_live_metrics_equal_a_direct_computation(stack, spark, new_topic, tmp_path) -> None:
+    """Predictions of two versions and feedback for most of them, at known times: every final
+    window's count, RMSE, MAE and MAPE per version equal the same sums done here."""
+    import math
+
+    from continuum_workloads.serving.live_metrics import MetricsSink, start_live_metrics
+
+    bootstrap = stack["KAFKA_BOOTSTRAP_SERVERS"]
+    predictions, feedback, metrics_topic = new_topic(1), new_topic(1), new_topic(1)
+    base = (int(time.time()) // 10) * 10_000 - 120_000
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    pairs: list[tuple[str, float, float, int]] = []  # (version, predicted, actual, feedback ms)
+
+    def predict(request_id: str, version: str, price: float, at_ms: int) -> None:
+        value = {
+            "request_id": request_id,
+            "predicted_price": price,
+            "model_name": "cars",
+            "model_version": version,
+            "request_time_ms": at_ms,
+            "prediction_time_ms": at_ms,
+        }
+        producer.produce(predictions, key=request_id.encode(), value=json.dumps(value).encode(),
+                         timestamp=at_ms)  # fmt: skip
+
+    def answer(request_id: str, price: float, at_ms: int) -> None:
+        producer.produce(feedback, value=json.dumps({"request_id": request_id, "price": price}),
+                         timestamp=at_ms)  # fmt: skip
+
+    for i in range(30):
+        version, predicted, at = ("1" if i < 15 else "2"), 1000.0 + 10 * i, base + i * 1000
+        predict(f"q-{i}", version, predicted, at)
+        if i % 6 != 5:  # some predictions never get feedback
+            actual = 1000.0 + 7 * i + (i % 3) * 50
+            answer(f"q-{i}", actual, at + 2000)
+            pairs.append((version, predicted, actual, at + 2000))
+    answer("unknown", 5.0, base + 3000)  # feedback for no prediction is never counted
+    # Far later data moves the watermark past every window above, so they are final.
+    predict("later", "2", 1.0, base + 200_000)
+    answer("later", 1.0, base + 201_000)
+    assert producer.flush(30) == 0
+
+    expected: dict[tuple[int, str], dict[str, float]] = {}
+    for start in range(base - 10_000, base + 60_000, 5_000):
+        for version in ("1", "2"):
+            inside = [
+                (p, a) for v, p, a, t in pairs if v == version and start <= t < start + 10_000
+            ]
+            if inside:
+                errors = [p - a for p, a in inside]
+                expected[(start, version)] = {
+                    "count": len(inside),
+                    "rmse": math.sqrt(sum(e * e for e in errors) / len(errors)),
+                    "mae": sum(abs(e) for e in errors) / len(errors),
+                    "mape": sum(abs(p - a) / a for p, a in inside) / len(inside),
+                }
+    config = ServingConfig(
+        model_name="cars", model_version="1", mlflow_tracking_uri=stack["MLFLOW_TRACKING_URI"],
+        kafka_bootstrap_servers=bootstrap, requests_topic="unused",
+        predictions_topic=predictions, dead_letter_topic="unused",
+        checkpoint_uri=f"file://{tmp_path}/ckpt", transactional_id="unused",
+        lease_name="unused", feedback_topic=feedback, metrics_topic=metrics_topic,
+        metrics_window="10s", metrics_slide="5s", feedback_delay="30s",
+    )  # fmt: skip
+    windows: list[dict[str, Any]] = []
+    sink = MetricsSink({"bootstrap.servers": bootstrap}, metrics_topic, windows.append)
+    query = start_live_metrics(spark, config, {"bootstrap.servers": bootstrap}, sink)
+
+    def final_windows() -> dict[tuple[int, str], dict[str, Any]]:
+        return {(w["window_start_ms"], w["model_version"]): w for w in windows
+                if w["window_start_ms"] < base + 100_000}  # fmt: skip
+
+    run_until(query, lambda: len(final_windows()) >= len(expected))
+    got = final_windows()
+    assert set(got) == set(expected)
+    for key, values in expected.items():
+        assert got[key]["count"] == values["count"], key
+        for name in ("rmse", "mae", "mape"):
+            assert got[key][name] == pytest.approx(values[name], rel=1e-9), (key, name)
+    published = read_committed(bootstrap, metrics_topic, len(windows))
+    assert {m.key() for m in published} >= {f"{v}/{s}".encode() for s, v in expected}
+    print(f"\n{len(expected)} windows of live metrics, {len(pairs)} predictions with feedback")

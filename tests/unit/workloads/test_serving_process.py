@@ -1,0 +1,94 @@
+"""The serving process's pure parts: who may take the Lease, the Kafka client properties from a
+mounted Secret, the probes' answers, and a clear refusal of an incomplete environment."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from continuum_workloads.contract import ServingConfig
+from continuum_workloads.serving.command import kafka_client_config, serve_from_env
+from continuum_workloads.serving.lease import may_take
+from continuum_workloads.serving.probes import Readiness, serve_probes
+from continuum_workloads.serving.records import ModelIdentity
+from continuum_workloads.serving.scorer import BatchOutcome
+from continuum_workloads.serving.telemetry import ServingMetrics
+
+NOW = datetime(2026, 12, 3, 15, 0, tzinfo=UTC)
+CONFIG = ServingConfig(
+    model_name="used-cars", model_version="3", mlflow_tracking_uri="http://mlflow:5000",
+    kafka_bootstrap_servers="kafka:9092", requests_topic="requests",
+    predictions_topic="predictions", dead_letter_topic="dead", checkpoint_uri="hdfs://nn/ckpt",
+    transactional_id="continuum-ns-cars", lease_name="cars-scorer",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("holder", "renewed", "expected"),
+    [
+        (None, None, True),
+        ("", NOW, True),
+        ("pod-a", NOW - timedelta(seconds=5), True),  # already mine
+        ("pod-b", NOW - timedelta(seconds=5), False),  # held and fresh
+        ("pod-b", NOW - timedelta(seconds=16), True),  # expired
+        ("pod-b", None, True),
+    ],
+)
+def test_who_may_take_the_lease(
+    holder: str | None, renewed: datetime | None, expected: bool
+) -> None:
+    assert may_take(holder, renewed, 15, "pod-a", NOW) is expected
+
+
+def test_kafka_properties_come_from_the_mounted_secret(tmp_path) -> None:
+    (tmp_path / "security.protocol").write_text("SASL_SSL\n")
+    (tmp_path / "sasl.mechanism").write_text("PLAIN")
+    (tmp_path / "..data").mkdir()  # what a Secret volume holds beside its keys
+    config = ServingConfig(**{**CONFIG.__dict__, "kafka_properties_dir": str(tmp_path)})
+    assert kafka_client_config(config) == {
+        "bootstrap.servers": "kafka:9092",
+        "sasl.mechanism": "PLAIN",
+        "security.protocol": "SASL_SSL",
+    }
+    assert kafka_client_config(CONFIG) == {"bootstrap.servers": "kafka:9092"}
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_probes_say_alive_ready_and_report_metrics() -> None:
+    metrics = ServingMetrics(ModelIdentity("used-cars", "3"))
+    readiness = Readiness("loading the model")
+    server = serve_probes(0, readiness, metrics.registry)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert get(base + "/healthz")[0] == 200
+        assert get(base + "/readyz") == (503, "not ready: loading the model\n")
+        readiness.set(None)
+        assert get(base + "/readyz")[0] == 200
+        metrics.observe(BatchOutcome(0, 10, 2, 5, {"not_json": 3}, 0.2))
+        status, text = get(base + "/metrics")
+        assert status == 200
+        assert "continuum_serving_requests_total 8.0" in text
+        assert 'continuum_serving_dead_letters_total{reason="not_json"} 3.0' in text
+        assert "continuum_serving_replayed_records_total 2.0" in text
+        assert 'continuum_serving_model_info{model_name="used-cars",model_version="3"} 1.0' in text
+        assert get(base + "/other")[0] == 404
+    finally:
+        server.shutdown()
+
+
+def test_an_incomplete_environment_is_refused_naming_what_is_missing(capsys) -> None:
+    env = {k: v for k, v in CONFIG.to_env().items() if k != "CONTINUUM_REQUESTS_TOPIC"}
+    assert serve_from_env({**env, "CONTINUUM_POD_NAME": "p", "CONTINUUM_POD_NAMESPACE": "n"}) == 2
+    assert "CONTINUUM_REQUESTS_TOPIC is not set" in capsys.readouterr().err
+    assert serve_from_env(CONFIG.to_env()) == 2
+    assert "CONTINUUM_POD_NAME" in capsys.readouterr().err

@@ -1,0 +1,285 @@
+"""`continuum serve`: the serving pod's process.
+
+Reads its ServingConfig from the environment, serves /healthz /readyz /metrics, loads and warms
+the model (then it is Ready), waits for the handoff Lease, takes the transactional.id over (which
+fences any earlier holder) and runs the scoring query until SIGTERM: then it stops after the
+current micro-batch, releases the Lease and exits 0. Fenced by a newer holder or having lost the
+Lease, it stops at once and exits 1, for Kubernetes to restart it as a waiting pod.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from continuum_workloads.contract import (
+    POD_NAME_ENV,
+    POD_NAMESPACE_ENV,
+    ServingConfig,
+    ServingMode,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+    from pyspark.sql.streaming import StreamingQuery
+
+    from continuum_workloads.serving.lease import HandoffLease
+    from continuum_workloads.serving.model import ListingModel
+    from continuum_workloads.serving.telemetry import ServingMetrics
+
+log = logging.getLogger("continuum.serving")
+T = TypeVar("T")
+RETRY_S = (1, 2, 5, 10, 30)
+STOP_WAIT_S = 60.0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="run the streaming scorer of a ServingDeployment (its pods run this)",
+        description="Scores Kafka requests with the registered model, exactly once. "
+        "Configured by the environment the ServingDeployment's pods get (see the README).",
+    )
+    serve.set_defaults(run=lambda _args: serve_from_env(os.environ))
+
+
+def kafka_client_config(config: ServingConfig) -> dict[str, str]:
+    """bootstrap.servers plus one property per file of the mounted Secret, if any."""
+    properties = {"bootstrap.servers": config.kafka_bootstrap_servers}
+    if config.kafka_properties_dir:
+        for path in sorted(Path(config.kafka_properties_dir).iterdir()):
+            if path.is_file() and not path.name.startswith("."):
+                properties[path.name] = path.read_text().strip()
+    return properties
+
+
+def _retrying(what: str, stop: threading.Event, attempt: Callable[[], T]) -> T | None:
+    """Runs `attempt` until it succeeds (its result) or `stop` is set (None), with growing
+    pauses between tries."""
+    for tries in range(sys.maxsize):
+        try:
+            return attempt()
+        except Exception as error:  # every failure is logged and retried; stop ends it
+            pause = RETRY_S[min(tries, len(RETRY_S) - 1)]
+            log.warning("%s failed (%s); retrying in %d s", what, error, pause)
+            if stop.wait(pause):
+                return None
+    return None
+
+
+def serve_from_env(environ: Mapping[str, str]) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    try:
+        config = ServingConfig.from_env(environ)
+        pod, namespace = environ[POD_NAME_ENV], environ[POD_NAMESPACE_ENV]
+    except (ValueError, KeyError) as error:
+        print(f"continuum serve: invalid environment: {error}", file=sys.stderr)
+        return 2
+    if config.mode != ServingMode.EXACTLY_ONCE:
+        log.warning(
+            "mode %s is not implemented in this version; scoring in micro-batches, exactly once",
+            config.mode.value,
+        )
+    return Server(config, pod, namespace).run()
+
+
+class Server:
+    def __init__(self, config: ServingConfig, pod: str, namespace: str) -> None:
+        from continuum_workloads.serving.probes import Readiness
+        from continuum_workloads.serving.records import ModelIdentity
+        from continuum_workloads.serving.telemetry import ServingMetrics
+
+        self.config, self.pod, self.namespace = config, pod, namespace
+        self.identity = ModelIdentity(config.model_name, config.model_version)
+        self.metrics = ServingMetrics(self.identity)
+        self.readiness = Readiness("loading the model")
+        self.stop = threading.Event()
+
+    def _on_sigterm(self, signum: int, _frame: object) -> None:
+        log.info("signal %d: stopping after the current micro-batch", signum)
+        self.stop.set()
+
+    def run(self) -> int:
+        from kubernetes import config as kube_config
+
+        from continuum_workloads.serving.lease import HandoffLease
+        from continuum_workloads.serving.model import ListingModel, ModelLoadError
+        from continuum_workloads.serving.probes import serve_probes
+        from continuum_workloads.serving.session import build_session
+
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        signal.signal(signal.SIGINT, self._on_sigterm)
+        probes = serve_probes(self.config.http_port, self.readiness, self.metrics.registry)
+        spark = build_session(self.config.spark_conf, f"continuum-serve-{self.pod}")
+        spark.sparkContext.setLogLevel("WARN")
+        try:
+            try:
+                model = _retrying(
+                    f"loading {self.config.model_uri}",
+                    self.stop,
+                    lambda: ListingModel.load(spark, self.identity),
+                )
+                if model is None:
+                    return 0
+                price = model.warm_up()
+            except ModelLoadError as error:
+                log.error("%s", error)
+                self.readiness.set(str(error))
+                return 1
+            log.info("model %s warmed up (a test listing: %.2f)", self.config.model_uri, price)
+            self.readiness.set(None)
+            self.metrics.ready.set(1)
+
+            try:
+                kube_config.load_incluster_config()
+            except kube_config.ConfigException:
+                kube_config.load_kube_config()
+            from kubernetes import client
+
+            lease = HandoffLease(
+                client.ApiClient(), self.namespace, self.config.lease_name, self.pod
+            )
+            log.info("waiting for Lease %s", self.config.lease_name)
+            if not lease.take(self.stop):
+                return 0
+            self.metrics.lease_held.set(1)
+            try:
+                return self._hold(spark, model, lease)
+            finally:
+                self.metrics.lease_held.set(0)
+                lease.release()
+        finally:
+            probes.shutdown()
+            spark.stop()
+
+    def _hold(self, spark: SparkSession, model: ListingModel, lease: HandoffLease) -> int:
+        """Runs the scoring query while this pod holds the Lease, restarting it after failures
+        (a broker or HDFS outage); 0 after a graceful stop, 1 when fenced or the Lease is lost."""
+        from pyspark.errors import StreamingQueryException
+
+        from continuum_workloads.serving.scorer import BatchScorer, start_scoring
+        from continuum_workloads.serving.transactions import TransactionalWriter
+
+        client_config = kafka_client_config(self.config)
+        writer = TransactionalWriter(
+            client_config,
+            self.config.transactional_id,
+            self.config.consumer_group or self.config.transactional_id,
+            self.config.requests_topic,
+        )
+        if _retrying("taking the transactional id over", self.stop, writer.open) is None:
+            return 0
+        scorer = BatchScorer(model, writer, self.config, on_batch=self.metrics.observe)
+        live = LiveMetrics(spark, self.config, client_config, self.metrics)
+        failures = 0
+        try:
+            while not self.stop.is_set():
+                query = start_scoring(spark, self.config, client_config, scorer)
+                log.info("scoring %s with %s", self.config.requests_topic, self.config.model_uri)
+                try:
+                    while not (self.stop.is_set() or lease.lost.is_set()):
+                        if scorer.fenced.is_set() or query.awaitTermination(1):
+                            break
+                        live.check()
+                except StreamingQueryException as error:
+                    failures += 1
+                    if scorer.fenced.is_set():
+                        return 1
+                    pause = RETRY_S[min(failures - 1, len(RETRY_S) - 1)]
+                    log.error("the scoring query failed (%s); restarting in %d s",
+                              str(error).splitlines()[0], pause)  # fmt: skip
+                    self.stop.wait(pause)
+                    continue
+                if lease.lost.is_set() or scorer.fenced.is_set():
+                    query.stop()
+                    log.error("no longer the holder: stopped scoring")
+                    return 1
+                _stop_between_batches(query)
+            return 0
+        finally:
+            live.stop()
+            writer.close()
+
+
+class LiveMetrics:
+    """The live-metrics query beside the scoring one, when there is a feedback topic; restarted
+    with growing pauses if it fails, and never a reason to stop scoring."""
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        config: ServingConfig,
+        client_config: dict[str, str],
+        metrics: ServingMetrics,
+    ) -> None:
+        from continuum_workloads.serving.live_metrics import MetricsSink
+
+        self.spark, self.config, self.client_config, self.metrics = (
+            spark, config, client_config, metrics,
+        )  # fmt: skip
+        self.sink = MetricsSink(client_config, config.metrics_topic, metrics.observe_window)
+        self.query: StreamingQuery | None = None
+        self.failures = 0
+        self.retry_at = 0.0
+        self.counted_batch = -1
+        if config.feedback_topic:
+            self._start()
+
+    def _start(self) -> None:
+        from continuum_workloads.serving.live_metrics import start_live_metrics
+
+        try:
+            self.query = start_live_metrics(self.spark, self.config, self.client_config, self.sink)
+        except Exception as error:  # a bad feedback topic must not stop scoring
+            self._failed(error)
+
+    def _failed(self, error: object) -> None:
+        self.failures += 1
+        pause = RETRY_S[min(self.failures - 1, len(RETRY_S) - 1)]
+        log.error("the live-metrics query failed (%s); restarting in %d s",
+                  str(error).splitlines()[0], pause)  # fmt: skip
+        self.query = None
+        self.retry_at = time.monotonic() + pause
+
+    def check(self) -> None:
+        """Counts late rows of the last batch; restarts a failed query when its pause is over."""
+        from continuum_workloads.serving.live_metrics import late_feedback
+
+        if not self.config.feedback_topic:
+            return
+        if self.query is None:
+            if time.monotonic() >= self.retry_at:
+                self._start()
+            return
+        if not self.query.isActive:
+            self._failed(self.query.exception() or "stopped")
+            return
+        progress = self.query.lastProgress
+        if progress and progress.get("batchId", -1) > self.counted_batch:
+            self.counted_batch = progress["batchId"]
+            self.metrics.late_feedback.inc(late_feedback(self.query))
+
+    def stop(self) -> None:
+        if self.query is not None and self.query.isActive:
+            self.query.stop()
+
+
+def _stop_between_batches(query: StreamingQuery) -> None:
+    """Stops the query when no micro-batch is running, or after STOP_WAIT_S. Stopping inside a
+    batch is safe too (its transaction never commits and the batch is replayed), only slower."""
+    deadline = time.monotonic() + STOP_WAIT_S
+    while query.isActive and query.status["isTriggerActive"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    query.stop()
+    log.info("the scoring query stopped")

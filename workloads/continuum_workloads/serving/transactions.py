@@ -1,0 +1,135 @@
+"""Exactly-once output to Kafka: each micro-batch's predictions and dead letters go out in one
+Kafka transaction together with the requests' consumer-group offsets.
+
+Why it holds:
+- Crash: a batch whose transaction did not commit left nothing visible to `read_committed`
+  readers; the next holder's `init_transactions` aborts it and Spark replays the batch from its
+  checkpoint, so every request in it is answered again, once.
+- Replay: Spark re-runs a batch whose output already committed (it stopped before writing its own
+  commit log). The committed group offsets say so: records below them are skipped.
+- Zombie: the transactional.id is fixed per ServingDeployment, so a new holder's
+  `init_transactions` bumps the producer epoch and the broker refuses the old holder's late
+  writes and commit (`Fenced`); that process must stop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+
+from continuum_workloads.serving.records import OutgoingRecord
+
+log = logging.getLogger(__name__)
+
+
+class Fenced(RuntimeError):
+    """Another process took this transactional.id over; this one must stop writing."""
+
+
+class TransactionAborted(RuntimeError):
+    """The batch's transaction was aborted; nothing of it is visible. Running it again is safe."""
+
+
+def _is_fatal(error: KafkaException) -> bool:
+    kafka_error = error.args[0] if error.args else None
+    return isinstance(kafka_error, KafkaError) and (
+        kafka_error.fatal()
+        or kafka_error.code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED)
+    )
+
+
+class TransactionalWriter:
+    """One transactional producer and the requests' consumer group, for one source topic."""
+
+    def __init__(
+        self,
+        client_config: Mapping[str, str],
+        transactional_id: str,
+        consumer_group: str,
+        source_topic: str,
+        timeout_s: float = 60.0,
+    ) -> None:
+        self.source_topic = source_topic
+        self.timeout_s = timeout_s
+        self._producer = Producer(
+            {
+                **client_config,
+                "transactional.id": transactional_id,
+                "transaction.timeout.ms": int(timeout_s * 1000),
+                "linger.ms": 5,
+                "queue.buffering.max.messages": 1_000_000,
+            }
+        )
+        self._offsets = Consumer(
+            {
+                **client_config,
+                "group.id": consumer_group,
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+            }
+        )
+
+    def open(self) -> TransactionalWriter:
+        """Takes the transactional.id over: aborts whatever its previous holder left open and
+        fences that holder."""
+        try:
+            self._producer.init_transactions(self.timeout_s)
+            return self
+        except KafkaException as error:
+            if _is_fatal(error):
+                raise Fenced(str(error)) from error
+            raise
+
+    def committed(self, partitions: Iterable[int]) -> dict[int, int]:
+        """The next offset to answer per partition, as committed by the last transaction."""
+        wanted = [TopicPartition(self.source_topic, p) for p in sorted(set(partitions))]
+        if not wanted:
+            return {}
+        found = self._offsets.committed(wanted, timeout=self.timeout_s)
+        return {tp.partition: tp.offset for tp in found if tp.offset >= 0}
+
+    def commit(self, records: Iterable[OutgoingRecord], offsets: Mapping[int, int]) -> int:
+        """Writes `records` and commits `offsets` for the source topic in one transaction;
+        returns how many records it wrote. Raises Fenced or TransactionAborted."""
+        written = 0
+        try:
+            self._producer.begin_transaction()
+            for record in records:
+                self._produce(record)
+                written += 1
+            self._producer.send_offsets_to_transaction(
+                [TopicPartition(self.source_topic, p, o) for p, o in sorted(offsets.items())],
+                self._offsets.consumer_group_metadata(),
+                self.timeout_s,
+            )
+            self._producer.commit_transaction(self.timeout_s)
+        except KafkaException as error:
+            if _is_fatal(error):
+                raise Fenced(str(error)) from error
+            self._abort()
+            raise TransactionAborted(str(error)) from error
+        return written
+
+    def _produce(self, record: OutgoingRecord) -> None:
+        while True:
+            try:
+                self._producer.produce(
+                    record.topic, value=record.value, key=record.key, headers=list(record.headers)
+                )
+                return
+            except BufferError:  # the local queue is full: let it drain, then go on
+                self._producer.poll(0.05)
+
+    def _abort(self) -> None:
+        try:
+            self._producer.abort_transaction(self.timeout_s)
+        except KafkaException as error:
+            if _is_fatal(error):
+                raise Fenced(str(error)) from error
+            log.warning("aborting the transaction failed: %s", error)
+
+    def close(self) -> None:
+        self._offsets.close()
+        self._producer.flush(self.timeout_s)
