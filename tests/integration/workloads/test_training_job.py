@@ -25,7 +25,12 @@ from pipeline_harness import Pipelines
 from pyspark.sql import functions as F
 from rich.console import Console
 
-from continuum_workloads.contract import MLFLOW_BATCHES_TAG, MLFLOW_RUN_ID_TAG
+from continuum_workloads.contract import (
+    DATA_ERROR,
+    MLFLOW_BATCHES_TAG,
+    MLFLOW_FAILURE_TAG,
+    MLFLOW_RUN_ID_TAG,
+)
 from continuum_workloads.dataset.generator import write_csv
 from continuum_workloads.dataset.loader import read_listings
 from continuum_workloads.dataset.schema import COLUMNS
@@ -351,4 +356,6 @@ def test_a_bad_batch_fails_the_run_with_the_reason_and_registers_nothing(
     [run] = mlflow_client.search_runs([experiment.experiment_id])
     assert run.info.status == "FAILED"
     assert run.data.tags["failure_reason"] == reason
+    # What tells the operator not to retry: a data error, unlike a transient failure.
+    assert run.data.tags[MLFLOW_FAILURE_TAG] == DATA_ERROR
     assert mlflow_client.search_model_versions(f"name='{model_name}'") == []

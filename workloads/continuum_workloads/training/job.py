@@ -24,6 +24,7 @@ from pyspark import SparkConf
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from continuum_workloads import contract
 from continuum_workloads.dataset.loader import MissingColumnsError, read_listings
 from continuum_workloads.dataset.parsing import parse_listings
 from continuum_workloads.training.ensemble import (
@@ -214,7 +215,7 @@ def train(spark: SparkSession, args: argparse.Namespace) -> None:
         MlflowClient(), args.registered_model, args.champion_alias, holdout
     )
     if champion is not None:
-        mlflow.set_tag("champion_version", champion.version)
+        mlflow.set_tag(contract.MLFLOW_CHAMPION_VERSION_TAG, champion.version)
         mlflow.log_metrics({f"champion_{name}": value for name, value in champion_scores.items()})
         metric = args.promotion_metric
         log.info(
@@ -246,6 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             train(spark, args)
         except (NoInputError, MissingColumnsError, RejectedInputError) as error:
+            # The operator fails the batch at once on a data error and retries anything else.
+            mlflow.set_tag(contract.MLFLOW_FAILURE_TAG, contract.DATA_ERROR)
             reason = str(error)
         except Exception as error:  # anything else still fails the run with a reason
             log.exception("training failed")
