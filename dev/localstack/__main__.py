@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
                 state = "running" if running else "stopped"
                 health = "healthy" if reason is None else f"unhealthy: {reason}"
                 print(f"{name:<12} {state:<8} {health}")
+            print(f"{'real node':<21} {stack.node_description(config)}")
             return 0 if all(reason is None for _, _, reason in rows) else 1
     except (StackError, ValueError) as error:
         print(f"localstack: {error}", file=sys.stderr)

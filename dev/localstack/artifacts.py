@@ -90,6 +90,57 @@ def ensure_kube_binaries(config: StackConfig) -> Path:
     return config.kube_bin_dir
 
 
+# Debian packages the real node and the image builds use, by the command each provides.
+HOST_PACKAGES = {
+    "runc": "runc",
+    "/usr/lib/cni/bridge": "containernetworking-plugins",
+    "iptables": "iptables",
+    "buildah": "buildah",
+    "mmdebstrap": "mmdebstrap",
+    "/bin/busybox": "busybox-static",  # the node tests' image
+}
+
+
+def missing_host_packages() -> list[str]:
+    return sorted(
+        {
+            package
+            for provides, package in HOST_PACKAGES.items()
+            if not (Path(provides).exists() if provides.startswith("/") else shutil.which(provides))
+        }
+    )
+
+
+def ensure_host_packages(config: StackConfig) -> None:
+    """Install the node's Debian packages with apt when missing (as root, once per machine)."""
+    missing = missing_host_packages()
+    if not missing:
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise StackError(
+            f"missing prerequisites for the real node: {', '.join(missing)}; install them "
+            "(Debian: apt-get install ...) or run a stack of fake nodes only: CONTINUUM_REAL_NODE=0"
+        )
+    print(f"installing {', '.join(missing)} with apt-get", file=sys.stderr, flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    log = config.cache_dir / "logs" / "apt.log"
+    _run_logged(["apt-get", "update", "-q"], log, "apt-get update", env)
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]
+    _run_logged(install, log, f"installing {', '.join(missing)}", env)
+
+
+def ensure_node_binaries(config: StackConfig) -> Path:
+    """Build kubelet, kube-proxy, containerd (+ shim, ctr) and the pause binary, once."""
+    if (config.node_bin_dir / "pause").exists():
+        return config.node_bin_dir
+    require_tools("go")
+    env = {**os.environ, "CONTINUUM_CACHE": str(config.cache_dir)}
+    result = subprocess.run(["bash", str(DEV_DIR / "build-node.sh")], env=env, check=False)
+    if result.returncode != 0:
+        raise StackError(f"building the node's binaries failed (exit {result.returncode})")
+    return config.node_bin_dir
+
+
 def ensure_all(config: StackConfig) -> None:
     """Everything the stack runs, from the cache or freshly fetched and built."""
     require_tools("java")
@@ -108,3 +159,6 @@ def ensure_all(config: StackConfig) -> None:
     )
     ensure_maven_runtime(config, "spark-kafka", spark, {"spark.version": spark}, only=connector)
     ensure_kube_binaries(config)
+    if config.real_node:
+        ensure_host_packages(config)
+        ensure_node_binaries(config)

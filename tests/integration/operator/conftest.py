@@ -13,12 +13,15 @@ from kubernetes import client
 from pipeline_harness import Pipelines, ServedModel, Servings
 
 from localstack.harness import Operator
+from localstack.kubernetes import FAKE_NODES_ONLY
 from localstack.spark_standin import SKIP_LABEL
 
 
 @pytest.fixture
 def tp_namespace(k8s_api: client.ApiClient, namespace: str, crds: None) -> str:
-    client.CoreV1Api(k8s_api).patch_namespace(namespace, {"metadata": {"labels": SKIP_LABEL}})
+    # The scorer pods these tests make have no image: they run on kwok's fake nodes.
+    metadata = {"labels": SKIP_LABEL, "annotations": FAKE_NODES_ONLY}
+    client.CoreV1Api(k8s_api).patch_namespace(namespace, {"metadata": metadata})
     return namespace
 
 

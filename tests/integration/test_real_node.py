@@ -1,0 +1,147 @@
+"""The stack's real node: pods really run there, readiness comes from their probes (not from
+kwok), `kubectl logs` and `exec` reach them, and stopping the node leaves the host as it was."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from localstack import hoststate
+from localstack.config import REPO_DIR, StackConfig
+from localstack.node import NODE_NAME, RealNode
+from localstack.oci import static_binary_image
+from localstack.process import wait_for
+
+BUSYBOX_IMAGE = "localhost/continuum/busybox:test"
+
+
+@pytest.fixture(scope="module")
+def real_node(stack: dict[str, str], stack_config: StackConfig) -> RealNode:
+    if not stack_config.real_node:
+        pytest.fail("these tests need the real node: unset CONTINUUM_REAL_NODE=0")
+    return RealNode(stack_config)
+
+
+@pytest.fixture(scope="module")
+def busybox(real_node: RealNode, tmp_path_factory: pytest.TempPathFactory) -> str:
+    archive = tmp_path_factory.mktemp("images") / "busybox.tar"
+    archive.write_bytes(static_binary_image(Path("/bin/busybox"), "/bin/busybox", BUSYBOX_IMAGE))
+    real_node.load_image(archive)
+    return BUSYBOX_IMAGE
+
+
+def busybox_pod(name: str, image: str, script: str, probe: list[str]) -> client.V1Pod:
+    return client.V1Pod(
+        metadata=client.V1ObjectMeta(name=name),
+        spec=client.V1PodSpec(
+            termination_grace_period_seconds=2,
+            containers=[
+                client.V1Container(
+                    name="main",
+                    image=image,
+                    image_pull_policy="Never",
+                    command=["/bin/busybox", "sh", "-c", script],
+                    readiness_probe=client.V1Probe(
+                        _exec=client.V1ExecAction(command=probe),
+                        period_seconds=1,
+                        failure_threshold=1,
+                    ),
+                )
+            ],
+        ),
+    )
+
+
+def ready(pod: client.V1Pod) -> bool:
+    return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
+
+
+def kubectl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["kubectl", *args], capture_output=True, text=True, check=False)
+
+
+def test_a_pods_readiness_comes_from_its_probe_and_logs_and_exec_reach_it(
+    k8s_api, namespace, busybox
+):
+    core = client.CoreV1Api(k8s_api)
+    pod = busybox_pod(
+        "probed",
+        busybox,
+        "echo started on the real node; trap 'exit 0' TERM; while true; do sleep 1; done",
+        ["/bin/busybox", "test", "-f", "/tmp/ready"],
+    )
+    core.create_namespaced_pod(namespace, pod)
+
+    def probe_failed() -> str | None:
+        events = core.list_namespaced_event(
+            namespace, field_selector="involvedObject.name=probed,reason=Unhealthy"
+        ).items
+        return None if events else "no failed readiness probe yet"
+
+    # The kubelet ran the probe and it failed: the pod runs on the real node and is not Ready.
+    assert wait_for(probe_failed, 60) is None
+    running = core.read_namespaced_pod("probed", namespace)
+    assert running.spec.node_name == NODE_NAME
+    assert running.status.phase == "Running"
+    assert not ready(running), "Ready before its probe passed: something else marks pods Ready"
+
+    logs = kubectl("logs", "-n", namespace, "probed")
+    assert logs.returncode == 0, logs.stderr
+    assert logs.stdout.strip() == "started on the real node"
+
+    touched = kubectl(
+        "exec", "-n", namespace, "probed", "--", "/bin/busybox", "touch", "/tmp/ready"
+    )
+    assert touched.returncode == 0, touched.stderr
+
+    def became_ready() -> str | None:
+        return None if ready(core.read_namespaced_pod("probed", namespace)) else "not Ready"
+
+    assert wait_for(became_ready, 30) is None
+    assert running.status.pod_ip.startswith("10.88.")
+
+
+def test_status_shows_the_node_and_its_runtime(real_node, stack_config):
+    result = subprocess.run(
+        [sys.executable, "-m", "localstack", "status"],
+        cwd=REPO_DIR,
+        env={**os.environ, "PYTHONPATH": str(REPO_DIR / "dev")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    line = next(ln for ln in result.stdout.splitlines() if ln.startswith("real node"))
+    version = stack_config.versions
+    assert f"{NODE_NAME} " in line
+    assert f"kubelet v{version['KUBE_VERSION']}" in line
+    assert f"containerd://v{version['CONTAINERD_VERSION']}" in line
+    assert "node         running  healthy" in result.stdout
+
+
+@pytest.fixture
+def stopped_node(real_node: RealNode) -> Iterator[RealNode]:
+    """The node stopped for the test, and started again (Ready) after it."""
+    real_node.stop()
+    yield real_node
+    real_node.start()
+    assert wait_for(real_node.health, 120) is None
+
+
+def test_up_then_down_leaves_the_host_as_it_was(stopped_node: RealNode):
+    before = hoststate.snapshot()
+    stopped_node.start()
+    assert wait_for(stopped_node.health, 120) is None
+    running = hoststate.snapshot()
+    changed = hoststate.differences(before, running)
+    # The snapshot sees what the node changes: kubelet's kernel settings, chains, mounts.
+    assert any("kernel/panic" in line for line in changed), changed
+    assert any("KUBE-" in line for line in changed), changed
+
+    stopped_node.stop()
+    assert hoststate.differences(before, hoststate.snapshot()) == []
