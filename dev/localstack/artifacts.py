@@ -77,6 +77,20 @@ def ensure_maven_runtime(
     return target
 
 
+def ensure_spark_kafka(config: StackConfig) -> Path:
+    """Spark's Kafka connector and the dependencies pyspark does not ship already."""
+    spark = version("pyspark")
+    connector = (
+        "spark-sql-kafka-0-10_2.13",
+        "spark-token-provider-kafka-0-10_2.13",
+        "kafka-clients",
+        "commons-pool2",
+    )
+    return ensure_maven_runtime(
+        config, "spark-kafka", spark, {"spark.version": spark}, only=connector
+    )
+
+
 def ensure_kube_binaries(config: StackConfig) -> Path:
     """Build kube-apiserver & co., kubectl, etcd and kwok from their Go modules, once."""
     if (config.kube_bin_dir / "kwokctl").exists():
@@ -149,15 +163,7 @@ def ensure_all(config: StackConfig) -> None:
     ensure_maven_runtime(
         config, "hadoop", v["HADOOP_VERSION"], {"hadoop.version": v["HADOOP_VERSION"]}
     )
-    spark = version("pyspark")
-    # pyspark already ships every other dependency of the connector (scala, hadoop client, ...).
-    connector = (
-        "spark-sql-kafka-0-10_2.13",
-        "spark-token-provider-kafka-0-10_2.13",
-        "kafka-clients",
-        "commons-pool2",
-    )
-    ensure_maven_runtime(config, "spark-kafka", spark, {"spark.version": spark}, only=connector)
+    ensure_spark_kafka(config)
     ensure_kube_binaries(config)
     if config.real_node:
         ensure_host_packages(config)

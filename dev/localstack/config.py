@@ -16,6 +16,8 @@ CLUSTER_NAME = "continuum"
 DEFAULT_PORTS: dict[str, int] = {
     "KUBE_APISERVER": 16443,
     "ETCD": 12379,
+    # Fixed, or kwokctl picks a free one at creation that another process may hold at a restart.
+    "ETCD_PEER": 12380,
     "KWOK": 10247,
     "KUBE_CONTROLLER_MANAGER": 10257,
     "KUBE_SCHEDULER": 10259,

@@ -57,6 +57,8 @@ class HostState:
     links: list[str] = field(default_factory=list)
     mounts: list[str] = field(default_factory=list)
     paths: dict[str, bool] = field(default_factory=dict)
+    # Only mounts beneath these count: others come and go with the host's other work.
+    mount_roots: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True)
@@ -89,12 +91,15 @@ def read_sysctl(name: str) -> str | None:
         return None
 
 
-def mount_points() -> list[str]:
-    points = []
+def mount_points(roots: tuple[str, ...]) -> list[str]:
+    """Mount points at or beneath one of `roots`."""
+    points = set()
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        # mount point is the fifth field, with spaces and the like octal-escaped
-        points.append(line.split()[4].encode().decode("unicode_escape"))
-    return sorted(set(points))
+        # the mount point is the fifth field, with spaces and the like octal-escaped
+        point = line.split()[4].encode().decode("unicode_escape")
+        if any(point == root or point.startswith(root.rstrip("/") + "/") for root in roots):
+            points.add(point)
+    return sorted(points)
 
 
 def _run(*command: str) -> str:
@@ -102,8 +107,12 @@ def _run(*command: str) -> str:
     return result.stdout if result.returncode == 0 else ""
 
 
-def snapshot(fixed_paths: tuple[str, ...] = FIXED_PATHS) -> HostState:
-    state = HostState()
+def snapshot(
+    fixed_paths: tuple[str, ...] = FIXED_PATHS, mount_roots: tuple[str, ...] = ()
+) -> HostState:
+    """The host as the node may change it; mounts beneath the fixed paths and `mount_roots`."""
+    roots = tuple(sorted({*fixed_paths, *mount_roots}))
+    state = HostState(mount_roots=list(roots))
     for name in SYSCTLS:
         value = read_sysctl(name)
         if value is not None:
@@ -120,7 +129,7 @@ def snapshot(fixed_paths: tuple[str, ...] = FIXED_PATHS) -> HostState:
         )
     links = json.loads(_run("ip", "-j", "link", "show") or "[]")
     state.links = sorted(link["ifname"] for link in links)
-    state.mounts = mount_points()
+    state.mounts = mount_points(roots)
     state.paths = {p: Path(p).exists() for p in fixed_paths}
     return state
 
@@ -155,7 +164,7 @@ def differences(before: HostState, after: HostState) -> list[str]:
 def restore(before: HostState, owned_link_prefixes: tuple[str, ...]) -> list[str]:
     """Put the host back as `before` recorded it; returns what could not be restored."""
     problems = []
-    now = snapshot(tuple(before.paths))
+    now = snapshot(tuple(before.paths), tuple(before.mount_roots))
     # Mounts first (deepest first): a mounted netns or volume keeps paths from being removed.
     for point in sorted(set(now.mounts) - set(before.mounts), key=len, reverse=True):
         result = subprocess.run(["umount", "-l", point], capture_output=True, text=True)
@@ -186,5 +195,5 @@ def restore(before: HostState, owned_link_prefixes: tuple[str, ...]) -> list[str
                 Path("/proc/sys", name).write_text(value)
             except OSError as error:
                 problems.append(f"sysctl {name}={value}: {error}")
-    problems.extend(differences(before, snapshot(tuple(before.paths))))
+    problems.extend(differences(before, snapshot(tuple(before.paths), tuple(before.mount_roots))))
     return problems

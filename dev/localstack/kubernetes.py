@@ -45,6 +45,7 @@ class Kubernetes(Component):
     port_names = (
         "KUBE_APISERVER",
         "ETCD",
+        "ETCD_PEER",
         "KWOK",
         "KUBE_CONTROLLER_MANAGER",
         "KUBE_SCHEDULER",
@@ -98,7 +99,8 @@ class Kubernetes(Component):
             f"  kubeBinaryPrefix: {bin_dir}\n"
             f"  etcdBinary: {bin_dir / 'etcd'}\n"
             f"  etcdctlBinary: {bin_dir / 'etcdctl'}\n"
-            f"  kwokControllerBinary: {bin_dir / 'kwok'}\n" + self._components_patches()
+            f"  kwokControllerBinary: {bin_dir / 'kwok'}\n"
+            f"  etcdPeerPort: {ports['ETCD_PEER']}\n" + self._components_patches()
         )
         if (self.cluster_dir / "kwok.yaml").exists():
             self._run(

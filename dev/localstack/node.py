@@ -139,7 +139,7 @@ class RealNode(ProcessComponent):
             raise StackError("node: the host cannot run a real node: " + "; ".join(problems))
         if not self.host_state_file.exists():
             # Recorded once, before anything of the node ran; deleted only once restored.
-            self.host_state_file.write_text(hoststate.snapshot().to_json())
+            self.host_state_file.write_text(self.host_snapshot().to_json())
         self._make_cgroup_root()
         ip = node_ip()
         self._write_containerd_config()
@@ -172,15 +172,13 @@ class RealNode(ProcessComponent):
         home = self.home / "containerd"
         home.mkdir(parents=True, exist_ok=True)
         (home / "runc").mkdir(exist_ok=True)
-        spec = {
-            "ociVersion": "1.2.0",
-            "process": {
-                "user": {"uid": 0, "gid": 0},
-                "cwd": "/",
-                "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 4096, "soft": 1024}],
-            },
-            "linux": {},
-        }
+        # containerd's default spec, with a file limit this host lets runc set whoever starts
+        # containerd (the default asks for more than the hard limit some hosts allow root).
+        default_spec = subprocess.run(
+            [str(self.bin_dir / "ctr"), "oci", "spec"], capture_output=True, text=True, check=True
+        ).stdout
+        spec = json.loads(default_spec)
+        spec["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "hard": 4096, "soft": 1024}]
         (home / "base-runtime-spec.json").write_text(json.dumps(spec))
         runc = shutil.which("runc")
         (home / "config.toml").write_text(
@@ -189,10 +187,10 @@ root = "{home / "root"}"
 state = "{home / "state"}"
 imports = []
 
-[grpc]
+[plugins."io.containerd.server.v1.grpc"]
   address = "{self.socket}"
 
-[ttrpc]
+[plugins."io.containerd.server.v1.ttrpc"]
   address = "{self.socket}.ttrpc"
 
 [plugins."io.containerd.internal.v1.opt"]
@@ -377,6 +375,12 @@ imports = []
     def load_image(self, archive: Path) -> None:
         """Import an image archive (OCI or docker format) into the node's containerd."""
         self.ctr("images", "import", "--local", str(archive))
+        (self.home / "images").mkdir(exist_ok=True)
+        (self.home / "images" / archive.name).touch()
+
+    def has_image_archive(self, archive: Path) -> bool:
+        """Whether this very archive (its name holds its inputs' digest) was loaded already."""
+        return (self.home / "images" / archive.name).exists()
 
     # -- health ----------------------------------------------------------------------------
 
@@ -449,6 +453,10 @@ imports = []
         self.pid_file("containerd").unlink(missing_ok=True)
         self._remove_cgroup_root()
         self.restore_host()
+
+    def host_snapshot(self) -> hoststate.HostState:
+        """What the node may change on the host, its own mounts under the stack included."""
+        return hoststate.snapshot(mount_roots=(str(self.home),))
 
     def restore_host(self) -> None:
         if not self.host_state_file.exists():

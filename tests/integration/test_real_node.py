@@ -120,7 +120,7 @@ def test_status_shows_the_node_and_its_runtime(real_node, stack_config):
     version = stack_config.versions
     assert f"{NODE_NAME} " in line
     assert f"kubelet v{version['KUBE_VERSION']}" in line
-    assert f"containerd://v{version['CONTAINERD_VERSION']}" in line
+    assert f"containerd://{version['CONTAINERD_VERSION']}" in line
     assert "node         running  healthy" in result.stdout
 
 
@@ -134,14 +134,14 @@ def stopped_node(real_node: RealNode) -> Iterator[RealNode]:
 
 
 def test_up_then_down_leaves_the_host_as_it_was(stopped_node: RealNode):
-    before = hoststate.snapshot()
+    before = stopped_node.host_snapshot()
     stopped_node.start()
     assert wait_for(stopped_node.health, 120) is None
-    running = hoststate.snapshot()
+    running = stopped_node.host_snapshot()
     changed = hoststate.differences(before, running)
     # The snapshot sees what the node changes: kubelet's kernel settings, chains, mounts.
     assert any("kernel/panic" in line for line in changed), changed
     assert any("KUBE-" in line for line in changed), changed
 
     stopped_node.stop()
-    assert hoststate.differences(before, hoststate.snapshot()) == []
+    assert hoststate.differences(before, stopped_node.host_snapshot()) == []

@@ -1,0 +1,72 @@
+"""The project's images, built by `make images` (buildah, no Docker engine), run on the real node:
+each one's entry point starts, as a non-root user, with what its workloads need."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from kubernetes import client
+
+from localstack.config import StackConfig
+from localstack.images import IMAGES, build_and_load, project_version
+
+# A local Spark session that loads the Kafka connector from the image's jars and counts three rows:
+# Java, pyspark, the jars, a writable /tmp, all as the image's own user.
+SPARK_PROBE = """
+import os
+from pyspark.sql import SparkSession
+jars = os.environ["CONTINUUM_SPARK_JARS"]
+spark = SparkSession.builder.master("local[1]").config("spark.jars", jars).getOrCreate()
+spark._jvm.java.lang.Class.forName("org.apache.spark.sql.kafka010.KafkaSourceProvider")
+print("uid", os.getuid(), "rows", spark.range(3).count(), "jars", len(jars.split(",")))
+"""
+
+
+@pytest.fixture(scope="module")
+def images(stack: dict[str, str], stack_config: StackConfig) -> dict[str, str]:
+    if not stack_config.real_node:
+        pytest.fail("these tests need the real node: unset CONTINUUM_REAL_NODE=0")
+    build_and_load(stack_config)
+    return {image.name: image.tag(project_version()) for image in IMAGES}
+
+
+def run_to_completion(
+    core: client.CoreV1Api, namespace: str, name: str, image: str, args: list[str]
+) -> str:
+    """Run the image's entry point with args in a pod; its log once it succeeded."""
+    pod = client.V1Pod(
+        metadata=client.V1ObjectMeta(name=name),
+        spec=client.V1PodSpec(
+            restart_policy="Never",
+            containers=[
+                client.V1Container(name="main", image=image, image_pull_policy="Never", args=args)
+            ],
+        ),
+    )
+    core.create_namespaced_pod(namespace, pod)
+    deadline = time.monotonic() + 300
+    while (phase := core.read_namespaced_pod(name, namespace).status.phase) not in (
+        "Succeeded",
+        "Failed",
+    ):
+        assert time.monotonic() < deadline, f"{name} still {phase} after 300 s"
+        time.sleep(1)
+    log = core.read_namespaced_pod_log(name, namespace)
+    assert phase == "Succeeded", log[-3000:]
+    return log
+
+
+def test_the_operator_image_runs_the_continuum_command(k8s_api, namespace, images):
+    core = client.CoreV1Api(k8s_api)
+    log = run_to_completion(core, namespace, "operator-help", images["operator"], ["--help"])
+    assert "usage: continuum" in log
+    assert "operator" in log
+
+
+def test_the_workloads_image_runs_spark_with_the_kafka_connector(k8s_api, namespace, images):
+    core = client.CoreV1Api(k8s_api)
+    log = run_to_completion(
+        core, namespace, "workloads-spark", images["workloads"], ["python", "-c", SPARK_PROBE]
+    )
+    assert "uid 185 rows 3 jars 4" in log
