@@ -1,9 +1,13 @@
-"""Benchmark: how fast the local stack comes up with a warm cache, and how much memory it holds.
+"""Benchmark: how fast the local stack comes up with a warm cache, how much memory it holds, and
+how fast a pod becomes Ready on its real node.
 
 Runs its own stack (ports shifted by 300, a temporary directory) so a running stack is left
-alone. Each cycle is `up` then `down`; the first cycle starts on empty data (formats HDFS and
-Kafka, creates the cluster), the later ones restart on existing data, as `make stack-up` usually
-does. Writes bench/results/stack_startup.json.
+alone; with a real node (the default) no other stack on the machine may run one. Each cycle is
+`up` then `down`; the first cycle starts on empty data (formats HDFS and Kafka, creates the
+cluster), the later ones restart on existing data, as `make stack-up` usually does. In each cycle
+a few pods with an exec readiness probe are created one after the other on the real node and
+timed from creation to Ready. Also records the sizes of the image archives `make images` built.
+Writes bench/results/stack_startup.json.
 """
 
 from __future__ import annotations
@@ -19,17 +23,19 @@ from pathlib import Path
 from localstack import stack
 from localstack.artifacts import ensure_all
 from localstack.config import DEFAULT_PORTS, REPO_DIR, StackConfig
+from localstack.node import RealNode
+from localstack.oci import static_binary_image
 
 CYCLES = 3
 SHIFT = 300
+PODS_PER_CYCLE = 3
 
 
 def resident_mb_by_component(config: StackConfig) -> dict[str, float]:
     """RSS of every process of each component: the pid-file processes and their process groups."""
     leaders: dict[int, str] = {}
     for pid_file in config.stack_dir.rglob("*.pid"):
-        component = pid_file.relative_to(config.stack_dir).parts[0]
-        leaders[int(pid_file.read_text().strip())] = component
+        leaders[int(pid_file.read_text().strip())] = component_key(config, pid_file)
     totals = dict.fromkeys(sorted(set(leaders.values())), 0.0)
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -46,17 +52,80 @@ def resident_mb_by_component(config: StackConfig) -> dict[str, float]:
     return {name: round(mb, 1) for name, mb in totals.items()}
 
 
+def component_key(config: StackConfig, pid_file: Path) -> str:
+    """The component a pid file belongs to; the real node's daemons each count on their own."""
+    parts = pid_file.relative_to(config.stack_dir).parts
+    return f"node/{pid_file.stem}" if parts[0] == "node" else parts[0]
+
+
+def pod_ready_seconds(config: StackConfig, image: str, count: int) -> list[float]:
+    """Create busybox pods one at a time on the real node; seconds from create to Ready."""
+    from kubernetes import client
+    from kubernetes import config as kube_config
+
+    seconds = []
+    with kube_config.new_client_from_config(str(config.kubeconfig)) as api:
+        core = client.CoreV1Api(api)
+        deadline = time.monotonic() + 60
+        # A pod is admitted only once its namespace's ServiceAccount exists.
+        while not core.list_namespaced_service_account("default").items:
+            if time.monotonic() > deadline:
+                raise RuntimeError("no default ServiceAccount after 60 s")
+            time.sleep(0.2)
+        for index in range(count):
+            name = f"ready-{index}"
+            container = client.V1Container(
+                name="main",
+                image=image,
+                image_pull_policy="Never",
+                command=["/bin/busybox", "sleep", "3600"],
+                readiness_probe=client.V1Probe(
+                    _exec=client.V1ExecAction(command=["/bin/busybox", "true"]),
+                    period_seconds=1,
+                ),
+            )
+            pod = client.V1Pod(
+                metadata=client.V1ObjectMeta(name=name),
+                spec=client.V1PodSpec(containers=[container], termination_grace_period_seconds=0),
+            )
+            began = time.monotonic()
+            core.create_namespaced_pod("default", pod)
+            while not any(
+                c.type == "Ready" and c.status == "True"
+                for c in core.read_namespaced_pod(name, "default").status.conditions or []
+            ):
+                if time.monotonic() - began > 120:
+                    raise RuntimeError(f"pod {name} not Ready in 120 s")
+                time.sleep(0.05)
+            seconds.append(round(time.monotonic() - began, 2))
+        for index in range(count):
+            core.delete_namespaced_pod(f"ready-{index}", "default", grace_period_seconds=0)
+    return seconds
+
+
+def image_archive_mb(config: StackConfig) -> dict[str, float]:
+    archives = sorted((config.cache_dir / "images" / "archives").glob("*.tar"))
+    return {a.stem.rsplit("-", 1)[0]: round(a.stat().st_size / 2**20, 1) for a in archives}
+
+
 def main() -> int:
+    load_at_start = float(Path("/proc/loadavg").read_text().split()[0])
     environ = {f"CONTINUUM_{n}_PORT": str(p + SHIFT) for n, p in DEFAULT_PORTS.items()}
     with tempfile.TemporaryDirectory(prefix="continuum-bench-") as stack_dir:
         config = StackConfig.from_env({**os.environ, **environ, "CONTINUUM_STACK_DIR": stack_dir})
         ensure_all(config)  # building is not what this measures
-        up_seconds, memory = [], []
+        image = "localhost/continuum/busybox:bench"
+        archive = Path(stack_dir) / "busybox.tar"
+        archive.write_bytes(static_binary_image(Path("/bin/busybox"), "/bin/busybox", image))
+        up_seconds, memory, ready_seconds = [], [], []
         try:
             for _ in range(CYCLES):
                 began = time.monotonic()
                 stack.up(config)
                 up_seconds.append(round(time.monotonic() - began, 2))
+                if config.real_node:
+                    RealNode(config).load_image(archive)
+                    ready_seconds.extend(pod_ready_seconds(config, image, PODS_PER_CYCLE))
                 memory.append(resident_mb_by_component(config))
                 stack.down(config)
         finally:
@@ -71,7 +140,14 @@ def main() -> int:
             name: statistics.median(m[name] for m in memory) for name in memory[0]
         },
         "resident_mb_total_median": statistics.median(sum(m.values()) for m in memory),
+        "real_node": config.real_node,
+        "pod_create_to_ready_seconds": ready_seconds,
+        "pod_create_to_ready_seconds_median": (
+            statistics.median(ready_seconds) if ready_seconds else None
+        ),
+        "image_archive_mb": image_archive_mb(config),
         "cpu_count": os.cpu_count(),
+        "loadavg_1m_at_start": load_at_start,
     }
     out = REPO_DIR / "bench" / "results" / "stack_startup.json"
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -11,15 +11,17 @@ from kubernetes import client
 from localstack.config import StackConfig
 from localstack.images import IMAGES, build_and_load, project_version
 
-# A local Spark session that loads the Kafka connector from the image's jars and counts three rows:
-# Java, pyspark, the jars, a writable /tmp, all as the image's own user.
+# A local Spark session that resolves the `kafka` source from the image's jars (as a streaming
+# query does) and counts three rows: Java, pyspark, the connector, a writable /tmp, all as the
+# image's own user.
 SPARK_PROBE = """
 import os
 from pyspark.sql import SparkSession
 jars = os.environ["CONTINUUM_SPARK_JARS"]
 spark = SparkSession.builder.master("local[1]").config("spark.jars", jars).getOrCreate()
-spark._jvm.java.lang.Class.forName("org.apache.spark.sql.kafka010.KafkaSourceProvider")
-print("uid", os.getuid(), "rows", spark.range(3).count(), "jars", len(jars.split(",")))
+sources = spark._jvm.org.apache.spark.sql.execution.datasources.DataSource
+kafka = sources.lookupDataSource("kafka", spark._jsparkSession.sessionState().conf()).getName()
+print("uid", os.getuid(), "rows", spark.range(3).count(), "kafka", kafka)
 """
 
 
@@ -69,4 +71,4 @@ def test_the_workloads_image_runs_spark_with_the_kafka_connector(k8s_api, namesp
     log = run_to_completion(
         core, namespace, "workloads-spark", images["workloads"], ["python", "-c", SPARK_PROBE]
     )
-    assert "uid 185 rows 3 jars 4" in log
+    assert "uid 185 rows 3 kafka org.apache.spark.sql.kafka010.KafkaSourceProvider" in log
