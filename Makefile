@@ -62,10 +62,12 @@ stack-clean: stack-down ## stop the stack and delete its data
 test-unit: install ## unit tests only (no stack)
 	$(VENV)/bin/pytest -m unit
 
-test-integration: stack-fetch ## integration tests (start the stack when it is not running)
+# The images are built before the tests (a first build takes longer than a test may); the tests
+# that run them load them into the real node.
+test-integration: stack-fetch images ## integration tests (start the stack when it is not running)
 	$(VENV)/bin/pytest -m integration
 
-test: lint stack-fetch ## lint, then every test; starts the stack when needed, stops what it started
+test: lint stack-fetch images ## lint, then every test; starts the stack when needed, stops what it started
 	$(VENV)/bin/pytest -m "unit or integration"
 
 bench: stack-fetch ## benchmarks; JSON results under bench/results/

@@ -1,12 +1,13 @@
 """Benchmark: how fast the local stack comes up with a warm cache, how much memory it holds, and
 how fast a pod becomes Ready on its real node.
 
-Runs its own stack (ports shifted by 300, a temporary directory) so a running stack is left
+Runs its own stack (ports shifted by 1000, a temporary directory) so a running stack is left
 alone; with a real node (the default) no other stack on the machine may run one. Each cycle is
 `up` then `down`; the first cycle starts on empty data (formats HDFS and Kafka, creates the
 cluster), the later ones restart on existing data, as `make stack-up` usually does. In each cycle
 a few pods with an exec readiness probe are created one after the other on the real node and
-timed from creation to Ready. Also records the sizes of the image archives `make images` built.
+timed from creation to Ready. The same cycles then run with fake nodes only, side by side, for
+the real node's cost. Also records the sizes of the image archives `make images` built.
 Writes bench/results/stack_startup.json.
 """
 
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from localstack import stack
 from localstack.artifacts import ensure_all
@@ -27,7 +29,7 @@ from localstack.node import RealNode
 from localstack.oci import static_binary_image
 
 CYCLES = 3
-SHIFT = 300
+SHIFT = 1000  # clear of stacks on the usual ports and on ports shifted by a few hundred
 PODS_PER_CYCLE = 3
 
 
@@ -35,7 +37,9 @@ def resident_mb_by_component(config: StackConfig) -> dict[str, float]:
     """RSS of every process of each component: the pid-file processes and their process groups."""
     leaders: dict[int, str] = {}
     for pid_file in config.stack_dir.rglob("*.pid"):
-        leaders[int(pid_file.read_text().strip())] = component_key(config, pid_file)
+        key = component_key(config, pid_file)
+        if key is not None:
+            leaders[int(pid_file.read_text().strip())] = key
     totals = dict.fromkeys(sorted(set(leaders.values())), 0.0)
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -52,10 +56,13 @@ def resident_mb_by_component(config: StackConfig) -> dict[str, float]:
     return {name: round(mb, 1) for name, mb in totals.items()}
 
 
-def component_key(config: StackConfig, pid_file: Path) -> str:
-    """The component a pid file belongs to; the real node's daemons each count on their own."""
+def component_key(config: StackConfig, pid_file: Path) -> str | None:
+    """The component a pid file belongs to; the real node's daemons each count on their own
+    (the pid files deeper in its directory are containerd's, of containers)."""
     parts = pid_file.relative_to(config.stack_dir).parts
-    return f"node/{pid_file.stem}" if parts[0] == "node" else parts[0]
+    if parts[0] != "node":
+        return parts[0]
+    return f"node/{pid_file.stem}" if len(parts) == 2 else None
 
 
 def pod_ready_seconds(config: StackConfig, image: str, count: int) -> list[float]:
@@ -108,9 +115,10 @@ def image_archive_mb(config: StackConfig) -> dict[str, float]:
     return {a.stem.rsplit("-", 1)[0]: round(a.stat().st_size / 2**20, 1) for a in archives}
 
 
-def main() -> int:
-    load_at_start = float(Path("/proc/loadavg").read_text().split()[0])
+def measure(real_node: bool) -> dict[str, Any]:
+    """CYCLES of up and down of a fresh stack, with or without the real node."""
     environ = {f"CONTINUUM_{n}_PORT": str(p + SHIFT) for n, p in DEFAULT_PORTS.items()}
+    environ["CONTINUUM_REAL_NODE"] = "1" if real_node else "0"
     with tempfile.TemporaryDirectory(prefix="continuum-bench-") as stack_dir:
         config = StackConfig.from_env({**os.environ, **environ, "CONTINUUM_STACK_DIR": stack_dir})
         ensure_all(config)  # building is not what this measures
@@ -123,31 +131,44 @@ def main() -> int:
                 began = time.monotonic()
                 stack.up(config)
                 up_seconds.append(round(time.monotonic() - began, 2))
-                if config.real_node:
+                if real_node:
                     RealNode(config).load_image(archive)
                     ready_seconds.extend(pod_ready_seconds(config, image, PODS_PER_CYCLE))
                 memory.append(resident_mb_by_component(config))
                 stack.down(config)
         finally:
             stack.down(config)
-    result = {
-        "benchmark": "stack_startup",
-        "cycles": CYCLES,
+    return {
         "up_seconds_first_on_empty_data": up_seconds[0],
         "up_seconds_restart_median": statistics.median(up_seconds[1:]),
         "up_seconds_all": up_seconds,
         "resident_mb_by_component_median": {
             name: statistics.median(m[name] for m in memory) for name in memory[0]
         },
-        "resident_mb_total_median": statistics.median(sum(m.values()) for m in memory),
-        "real_node": config.real_node,
+        "resident_mb_total_median": round(statistics.median(sum(m.values()) for m in memory), 1),
         "pod_create_to_ready_seconds": ready_seconds,
         "pod_create_to_ready_seconds_median": (
             statistics.median(ready_seconds) if ready_seconds else None
         ),
-        "image_archive_mb": image_archive_mb(config),
+    }
+
+
+def main() -> int:
+    load_at_start = float(Path("/proc/loadavg").read_text().split()[0])
+    # Side by side in one run: what the real node costs at start-up and in memory.
+    real, fake = measure(real_node=True), measure(real_node=False)
+    result = {
+        "benchmark": "stack_startup",
+        "cycles": CYCLES,
+        "real_node": real,
+        "fake_nodes_only": fake,
+        "up_restart_ratio_real_to_fake": round(
+            real["up_seconds_restart_median"] / fake["up_seconds_restart_median"], 2
+        ),
+        "image_archive_mb": image_archive_mb(StackConfig.from_env()),
         "cpu_count": os.cpu_count(),
         "loadavg_1m_at_start": load_at_start,
+        "loadavg_1m_at_end": float(Path("/proc/loadavg").read_text().split()[0]),
     }
     out = REPO_DIR / "bench" / "results" / "stack_startup.json"
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -27,7 +27,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "fetch":
             ensure_all(config)
         elif args.command == "images":
-            images.build_and_load(config, args.images or None)
+            if config.real_node:
+                images.build_and_load(config, args.images or None)
+            else:
+                print("localstack: no real node (CONTINUUM_REAL_NODE=0): images not built")
         elif args.command == "spark-jars":
             print(images.stage_spark_jars(config))
         elif args.command == "env":

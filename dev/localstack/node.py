@@ -134,9 +134,6 @@ class RealNode(ProcessComponent):
     # -- start -----------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        problems = missing_prerequisites()
-        if problems:
-            raise StackError("node: the host cannot run a real node: " + "; ".join(problems))
         if not self.host_state_file.exists():
             # Recorded once, before anything of the node ran; deleted only once restored.
             self.host_state_file.write_text(self.host_snapshot().to_json())

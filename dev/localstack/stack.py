@@ -12,7 +12,7 @@ from localstack.components import Component, Hdfs, Kafka, Mlflow, SparkOperatorS
 from localstack.config import StackConfig
 from localstack.errors import StackError
 from localstack.kubernetes import Kubernetes
-from localstack.node import RealNode
+from localstack.node import RealNode, missing_prerequisites
 from localstack.process import tail, wait_for
 
 HEALTH_TIMEOUT_S = 120.0
@@ -41,6 +41,13 @@ def up(config: StackConfig) -> list[str]:
     """Start every component not already healthy; wait until all are. Returns those started."""
     began = time.monotonic()
     ensure_all(config)
+    if config.real_node and (problems := missing_prerequisites()):
+        # Before anything starts: what the host lacks, and what to do, or how to do without.
+        raise StackError(
+            "the host cannot run the real node: "
+            + "; ".join(problems)
+            + " (or run fake nodes only: CONTINUUM_REAL_NODE=0)"
+        )
     config.stack_dir.mkdir(parents=True, exist_ok=True)
     everything = components(config)
     started: list[Component] = []

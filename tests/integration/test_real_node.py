@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,6 +106,66 @@ def test_a_pods_readiness_comes_from_its_probe_and_logs_and_exec_reach_it(
 
     assert wait_for(became_ready, 30) is None
     assert running.status.pod_ip.startswith("10.88.")
+
+
+def web_deployment(image: str, version: str) -> client.V1Deployment:
+    """Two replicas that turn Ready two seconds after they start, by their exec probe."""
+    labels = {"app": "web"}
+    container = client.V1Container(
+        name="web",
+        image=image,
+        image_pull_policy="Never",
+        command=["/bin/busybox", "sh", "-c", "sleep 2; touch /tmp/ready; exec sleep 3600"],
+        env=[client.V1EnvVar(name="VERSION", value=version)],
+        readiness_probe=client.V1Probe(
+            _exec=client.V1ExecAction(command=["/bin/busybox", "test", "-f", "/tmp/ready"]),
+            period_seconds=1,
+        ),
+    )
+    return client.V1Deployment(
+        metadata=client.V1ObjectMeta(name="web"),
+        spec=client.V1DeploymentSpec(
+            replicas=2,
+            selector=client.V1LabelSelector(match_labels=labels),
+            strategy=client.V1DeploymentStrategy(
+                type="RollingUpdate",
+                rolling_update=client.V1RollingUpdateDeployment(max_surge=1, max_unavailable=0),
+            ),
+            template=client.V1PodTemplateSpec(
+                metadata=client.V1ObjectMeta(labels=labels),
+                spec=client.V1PodSpec(containers=[container], termination_grace_period_seconds=1),
+            ),
+        ),
+    )
+
+
+def test_a_rolling_update_of_real_pods_keeps_two_available(k8s_api, namespace, busybox):
+    apps = client.AppsV1Api(k8s_api)
+    apps.create_namespaced_deployment(namespace, web_deployment(busybox, "1"))
+
+    def rolled_out() -> str | None:
+        deployment = apps.read_namespaced_deployment("web", namespace)
+        status = deployment.status
+        done = (
+            status.observed_generation == deployment.metadata.generation
+            and status.updated_replicas == status.available_replicas == status.replicas == 2
+        )
+        return None if done else f"rolling: {status.updated_replicas} updated"
+
+    assert wait_for(rolled_out, 90) is None
+    apps.patch_namespaced_deployment("web", namespace, web_deployment(busybox, "2"))
+    available = []
+    while rolled_out() is not None:
+        status = apps.read_namespaced_deployment("web", namespace).status
+        available.append(status.available_replicas or 0)
+        assert len(available) < 3000, "the rollout did not finish"
+        time.sleep(0.05)
+
+    assert min(available) >= 2, f"available replicas dropped during the rollout: {available}"
+    pods = client.CoreV1Api(k8s_api).list_namespaced_pod(namespace, label_selector="app=web")
+    current = [p for p in pods.items if p.metadata.deletion_timestamp is None]
+    assert {p.spec.node_name for p in current} == {NODE_NAME}
+    assert {p.spec.containers[0].env[0].value for p in current} == {"2"}
 
 
 def test_status_shows_the_node_and_its_runtime(real_node, stack_config):

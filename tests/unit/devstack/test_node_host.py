@@ -14,6 +14,7 @@ import pytest
 
 from localstack.config import StackConfig
 from localstack.hoststate import HostState, differences, normalise_iptables
+from localstack.node import missing_prerequisites
 from localstack.oci import static_binary_image
 
 SAVED = """\
@@ -104,3 +105,10 @@ def test_the_real_node_is_on_by_default_and_switched_off_by_the_environment():
     assert StackConfig.from_env({"CONTINUUM_REAL_NODE": "0"}).real_node is False
     with pytest.raises(ValueError, match="CONTINUUM_REAL_NODE='maybe'"):
         StackConfig.from_env({"CONTINUUM_REAL_NODE": "maybe"})
+
+
+def test_missing_node_tools_are_named_with_the_package_that_brings_them(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    problems = missing_prerequisites()
+    assert "runc not found (apt-get install runc; `make stack-fetch` does)" in problems
+    assert "iptables not found (apt-get install iptables; `make stack-fetch` does)" in problems
