@@ -139,10 +139,7 @@ class Builder:
                     "--dpkgopt=path-exclude=/usr/share/doc/*",
                     "--dpkgopt=path-exclude=/usr/share/man/*",
                     "--dpkgopt=path-exclude=/usr/share/locale/*",
-                    # The host's own certificate authorities (a TLS-inspecting proxy's, say),
-                    # so the builds reach the package registries as the host does.
-                    f"--customize-hook=sync-in {LOCAL_CAS} {LOCAL_CAS}",
-                    '--customize-hook=chroot "$1" update-ca-certificates',
+                    *self._local_ca_hooks(),
                     "bookworm",
                     str(rootfs),
                     str(sources),
@@ -172,6 +169,17 @@ class Builder:
         rootfs.unlink()
         say(f"base image ready in {time.monotonic() - began:.0f} s")
         return self.image_id(BASE_IMAGE) or ""
+
+    @staticmethod
+    def _local_ca_hooks() -> list[str]:
+        """The host's own certificate authorities (a TLS-inspecting proxy's, say) go into the
+        base, so its builds reach the package registries as the host does."""
+        if not any(Path(LOCAL_CAS).glob("*.crt")):
+            return []
+        return [
+            f"--customize-hook=sync-in {LOCAL_CAS} {LOCAL_CAS}",
+            '--customize-hook=chroot "$1" update-ca-certificates',
+        ]
 
     def build(self, image: Image) -> Path:
         """The image's archive, built only when its inputs changed since the last build."""
