@@ -8,7 +8,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STACK := PYTHONPATH=dev $(PY) -m localstack
 
-.PHONY: help install lint test test-unit test-integration bench stack-fetch stack-up stack-down stack-status stack-env stack-clean
+.PHONY: help install lint test test-unit test-integration bench stack-fetch stack-up stack-down stack-status stack-env stack-clean images spark-jars
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -38,7 +38,7 @@ lint: install ## ruff check and format check
 stack-fetch: install ## fetch and build the local stack's components into the per-user cache
 	@$(STACK) fetch
 
-stack-up: install ## start the local stack (Kubernetes, Kafka, HDFS, MLflow); harmless when running
+stack-up: install ## start the local stack (Kubernetes with a real node, Kafka, HDFS, MLflow); harmless when running
 	@$(STACK) up
 
 stack-down: ## stop every component of the local stack
@@ -50,16 +50,24 @@ stack-status: install ## what runs and what is healthy
 stack-env: install ## print the export lines that point clients at the stack
 	@$(STACK) env
 
+images: stack-fetch ## build the operator and workloads images (buildah), load them into the real node
+	@$(STACK) images
+
+spark-jars: install ## stage Spark's Kafka connector jars in build/spark-jars for Dockerfile.workloads
+	@$(STACK) spark-jars
+
 stack-clean: stack-down ## stop the stack and delete its data
 	rm -rf .stack
 
 test-unit: install ## unit tests only (no stack)
 	$(VENV)/bin/pytest -m unit
 
-test-integration: stack-fetch ## integration tests (start the stack when it is not running)
+# The images are built before the tests (a first build takes longer than a test may); the tests
+# that run them load them into the real node.
+test-integration: stack-fetch images ## integration tests (start the stack when it is not running)
 	$(VENV)/bin/pytest -m integration
 
-test: lint stack-fetch ## lint, then every test; starts the stack when needed, stops what it started
+test: lint stack-fetch images ## lint, then every test; starts the stack when needed, stops what it started
 	$(VENV)/bin/pytest -m "unit or integration"
 
 bench: stack-fetch ## benchmarks; JSON results under bench/results/

@@ -28,6 +28,7 @@ from kubernetes import client, config, watch
 from continuum_operator.core import api
 from continuum_operator.core.api import Kind
 from localstack.harness import SERVICE_ACCOUNT, Operator, kubectl, metric_sum, operator_identity
+from localstack.kubernetes import FAKE_NODES_ONLY
 from localstack.spark_standin import SKIP_LABEL
 
 BENCH_LABEL = {"app.kubernetes.io/part-of": "continuum-bench"}
@@ -88,6 +89,8 @@ def bench_namespace(env: Mapping[str, str], workdir: Path) -> Iterator[BenchName
     kubectl("create", "namespace", name)
     try:
         kubectl("label", "namespace", name, *(f"{key}={value}" for key, value in labels.items()))
+        # The scorer pods have no image: they run on kwok's fake nodes, not the real node.
+        kubectl("annotate", "namespace", name, *(f"{k}={v}" for k, v in FAKE_NODES_ONLY.items()))
         with operator_identity(
             name,
             Path(env["KUBECONFIG"]),

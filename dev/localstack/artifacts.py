@@ -77,6 +77,20 @@ def ensure_maven_runtime(
     return target
 
 
+def ensure_spark_kafka(config: StackConfig) -> Path:
+    """Spark's Kafka connector and the dependencies pyspark does not ship already."""
+    spark = version("pyspark")
+    connector = (
+        "spark-sql-kafka-0-10_2.13",
+        "spark-token-provider-kafka-0-10_2.13",
+        "kafka-clients",
+        "commons-pool2",
+    )
+    return ensure_maven_runtime(
+        config, "spark-kafka", spark, {"spark.version": spark}, only=connector
+    )
+
+
 def ensure_kube_binaries(config: StackConfig) -> Path:
     """Build kube-apiserver & co., kubectl, etcd and kwok from their Go modules, once."""
     if (config.kube_bin_dir / "kwokctl").exists():
@@ -90,6 +104,57 @@ def ensure_kube_binaries(config: StackConfig) -> Path:
     return config.kube_bin_dir
 
 
+# Debian packages the real node and the image builds use, by the command each provides.
+HOST_PACKAGES = {
+    "runc": "runc",
+    "/usr/lib/cni/bridge": "containernetworking-plugins",
+    "iptables": "iptables",
+    "buildah": "buildah",
+    "mmdebstrap": "mmdebstrap",
+    "/bin/busybox": "busybox-static",  # the node tests' image
+}
+
+
+def missing_host_packages() -> list[str]:
+    return sorted(
+        {
+            package
+            for provides, package in HOST_PACKAGES.items()
+            if not (Path(provides).exists() if provides.startswith("/") else shutil.which(provides))
+        }
+    )
+
+
+def ensure_host_packages(config: StackConfig) -> None:
+    """Install the node's Debian packages with apt when missing (as root, once per machine)."""
+    missing = missing_host_packages()
+    if not missing:
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise StackError(
+            f"missing prerequisites for the real node: {', '.join(missing)}; install them "
+            "(Debian: apt-get install ...) or run a stack of fake nodes only: CONTINUUM_REAL_NODE=0"
+        )
+    print(f"installing {', '.join(missing)} with apt-get", file=sys.stderr, flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    log = config.cache_dir / "logs" / "apt.log"
+    _run_logged(["apt-get", "update", "-q"], log, "apt-get update", env)
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]
+    _run_logged(install, log, f"installing {', '.join(missing)}", env)
+
+
+def ensure_node_binaries(config: StackConfig) -> Path:
+    """Build kubelet, kube-proxy, containerd (+ shim, ctr) and the pause binary, once."""
+    if (config.node_bin_dir / "pause").exists():
+        return config.node_bin_dir
+    require_tools("go")
+    env = {**os.environ, "CONTINUUM_CACHE": str(config.cache_dir)}
+    result = subprocess.run(["bash", str(DEV_DIR / "build-node.sh")], env=env, check=False)
+    if result.returncode != 0:
+        raise StackError(f"building the node's binaries failed (exit {result.returncode})")
+    return config.node_bin_dir
+
+
 def ensure_all(config: StackConfig) -> None:
     """Everything the stack runs, from the cache or freshly fetched and built."""
     require_tools("java")
@@ -98,13 +163,8 @@ def ensure_all(config: StackConfig) -> None:
     ensure_maven_runtime(
         config, "hadoop", v["HADOOP_VERSION"], {"hadoop.version": v["HADOOP_VERSION"]}
     )
-    spark = version("pyspark")
-    # pyspark already ships every other dependency of the connector (scala, hadoop client, ...).
-    connector = (
-        "spark-sql-kafka-0-10_2.13",
-        "spark-token-provider-kafka-0-10_2.13",
-        "kafka-clients",
-        "commons-pool2",
-    )
-    ensure_maven_runtime(config, "spark-kafka", spark, {"spark.version": spark}, only=connector)
+    ensure_spark_kafka(config)
     ensure_kube_binaries(config)
+    if config.real_node:
+        ensure_host_packages(config)
+        ensure_node_binaries(config)

@@ -15,7 +15,6 @@ from localstack.config import DEV_DIR, HOST, StackConfig
 from localstack.errors import StackError
 from localstack.process import pid_of, port_in_use, start_detached, stop_pid_file
 
-CLUSTER_NAME = "continuum"
 FAKE_NODES = 2
 
 # Java 17 closes the JDK internals Hadoop reflects on; this is the list Hadoop itself adds.
@@ -99,6 +98,9 @@ class ProcessComponent(Component):
     def prepare(self) -> None:
         """Write configuration and initialise storage before the first start."""
 
+    def daemon_started(self, daemon: str) -> None:
+        """Called once each daemon runs, before the next one starts."""
+
     def pid_file(self, daemon: str) -> Path:
         return self.home / f"{daemon}.pid"
 
@@ -123,6 +125,7 @@ class ProcessComponent(Component):
                     daemon.env,
                     self.home,
                 )
+            self.daemon_started(daemon.name)
 
     def stop(self) -> None:
         for daemon in reversed(self.daemon_names()):

@@ -9,12 +9,15 @@ from pathlib import Path
 DEV_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = DEV_DIR.parent
 HOST = "127.0.0.1"
+CLUSTER_NAME = "continuum"
 
 # Port defaults sit above the components' usual ports, so a Kafka or HDFS a developer already
 # runs on this machine does not collide with the stack.
 DEFAULT_PORTS: dict[str, int] = {
     "KUBE_APISERVER": 16443,
     "ETCD": 12379,
+    # Fixed, or kwokctl picks a free one at creation that another process may hold at a restart.
+    "ETCD_PEER": 12380,
     "KWOK": 10247,
     "KUBE_CONTROLLER_MANAGER": 10257,
     "KUBE_SCHEDULER": 10259,
@@ -26,6 +29,11 @@ DEFAULT_PORTS: dict[str, int] = {
     "HDFS_DATANODE_HTTP": 19864,
     "HDFS_DATANODE_IPC": 19867,
     "MLFLOW": 15000,
+    # The real node's: the API server reaches kubelet on the node's address, the rest is local.
+    "KUBELET": 10250,
+    "KUBELET_HEALTHZ": 10248,
+    "KUBE_PROXY_METRICS": 10249,
+    "KUBE_PROXY_HEALTHZ": 10256,
 }
 
 
@@ -59,6 +67,17 @@ def read_ports(environ: dict[str, str] | os._Environ[str]) -> dict[str, int]:
     return ports
 
 
+def read_switch(environ: dict[str, str] | os._Environ[str], variable: str, default: bool) -> bool:
+    raw = environ.get(variable, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{variable}={raw!r} is neither 1 nor 0")
+
+
 @dataclass(frozen=True)
 class StackConfig:
     """Everything a component needs to know about its place in the stack."""
@@ -67,6 +86,8 @@ class StackConfig:
     cache_dir: Path
     ports: dict[str, int]
     versions: dict[str, str] = field(default_factory=read_versions)
+    # A real node (kubelet + containerd) beside kwok's fake nodes; off: fake nodes only.
+    real_node: bool = True
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | os._Environ[str] = os.environ) -> StackConfig:
@@ -75,6 +96,7 @@ class StackConfig:
             stack_dir=Path(environ.get("CONTINUUM_STACK_DIR", REPO_DIR / ".stack")).resolve(),
             cache_dir=Path(environ.get("CONTINUUM_CACHE", cache_home / "continuum")).resolve(),
             ports=read_ports(environ),
+            real_node=read_switch(environ, "CONTINUUM_REAL_NODE", default=True),
         )
 
     def url(self, port_name: str, scheme: str = "http") -> str:
@@ -85,6 +107,17 @@ class StackConfig:
         v = self.versions
         name = f"kube-v{v['KUBE_VERSION']}-etcd-v{v['ETCD_VERSION']}-kwok-v{v['KWOK_VERSION']}"
         return self.cache_dir / name / "bin"
+
+    @property
+    def node_bin_dir(self) -> Path:
+        v = self.versions
+        name = f"node-v{v['KUBE_VERSION']}-containerd-v{v['CONTAINERD_VERSION']}"
+        return self.cache_dir / name / "bin"
+
+    @property
+    def kube_pki_dir(self) -> Path:
+        """The cluster's CA and admin certificate, as kwokctl wrote them."""
+        return self.stack_dir / "kubernetes" / "clusters" / CLUSTER_NAME / "pki"
 
     @property
     def kubeconfig(self) -> Path:

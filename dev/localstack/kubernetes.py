@@ -1,21 +1,43 @@
 """Kubernetes: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok's fake nodes.
 
 kwokctl (binary runtime) writes the certificates and kubeconfig and starts the components from
-the binaries built by build-kube.sh; its work directory is <stack>/kube, so data, pki and logs
-stay inside the stack directory. kwok makes the fake nodes' pods Ready, so Deployments roll out.
+the binaries built by build-kube.sh; its work directory is <stack>/kubernetes, so data, pki and
+logs stay inside the stack directory. kwok manages only its own fake nodes (annotated
+kwok.x-k8s.io/node=fake) and makes their pods Ready at once; it never touches the real node's
+pods (node.py). With a real node the fake nodes are tainted, so only pods that tolerate
+kwok.x-k8s.io/node=fake:NoSchedule land on them: scale tests that need many pods and no processes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 from pathlib import Path
 
-from localstack.components import CLUSTER_NAME, FAKE_NODES, Component
-from localstack.config import HOST
+from localstack.components import FAKE_NODES, Component
+from localstack.config import CLUSTER_NAME, HOST
 from localstack.errors import StackError
 from localstack.process import pid_of, stop_pid
+
+FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node=fake"
+FAKE_NODE_TAINT = "kwok.x-k8s.io/node=fake:NoSchedule"
+# Annotations that put every pod of a namespace on kwok's fake nodes (Ready at once, nothing
+# runs): for tests of what the operator asks of Kubernetes, whose pods' images do not exist.
+FAKE_NODES_ONLY = {
+    "scheduler.alpha.kubernetes.io/node-selector": "type=kwok",
+    "scheduler.alpha.kubernetes.io/defaultTolerations": json.dumps(
+        [
+            {
+                "key": "kwok.x-k8s.io/node",
+                "operator": "Equal",
+                "value": "fake",
+                "effect": "NoSchedule",
+            }
+        ]
+    ),
+}
 
 
 class Kubernetes(Component):
@@ -23,6 +45,7 @@ class Kubernetes(Component):
     port_names = (
         "KUBE_APISERVER",
         "ETCD",
+        "ETCD_PEER",
         "KWOK",
         "KUBE_CONTROLLER_MANAGER",
         "KUBE_SCHEDULER",
@@ -77,6 +100,7 @@ class Kubernetes(Component):
             f"  etcdBinary: {bin_dir / 'etcd'}\n"
             f"  etcdctlBinary: {bin_dir / 'etcdctl'}\n"
             f"  kwokControllerBinary: {bin_dir / 'kwok'}\n"
+            f"  etcdPeerPort: {ports['ETCD_PEER']}\n" + self._components_patches()
         )
         if (self.cluster_dir / "kwok.yaml").exists():
             self._run(
@@ -109,6 +133,50 @@ class Kubernetes(Component):
             what="creating the cluster",
         )
         self._run("scale", "node", "--replicas", str(FAKE_NODES), what="adding the fake nodes")
+        if self.config.real_node:
+            self._taint_fake_nodes()
+
+    def _components_patches(self) -> str:
+        pki = self.cluster_dir / "pki"
+        apiserver = {
+            # `kubectl logs/exec/port-forward` on the real node: the API server reaches kubelet
+            # on the node's InternalIP and proves itself with the admin certificate.
+            "kubelet-client-certificate": pki / "admin.crt",
+            "kubelet-client-key": pki / "admin.key",
+            "kubelet-preferred-address-types": "InternalIP",
+            # A namespace annotated with FAKE_NODES_ONLY keeps its pods on kwok's nodes.
+            "enable-admission-plugins": "PodNodeSelector,PodTolerationRestriction",
+        }
+        kwok = {
+            # By default kwok manages every node, the real one included: it would mark the real
+            # node's pods Ready before their probes pass and heartbeat for a dead kubelet.
+            "manage-all-nodes": "false",
+            "manage-nodes-with-annotation-selector": FAKE_NODE_ANNOTATION,
+        }
+        lines = ["componentsPatches:\n"]
+        for component, args in (("kube-apiserver", apiserver), ("kwok-controller", kwok)):
+            lines.append(f"- name: {component}\n  extraArgs:\n")
+            lines.extend(f"  - key: {key}\n    value: '{value}'\n" for key, value in args.items())
+        return "".join(lines)
+
+    def _taint_fake_nodes(self) -> None:
+        kubectl = str(self.config.kube_bin_dir / "kubectl")
+        result = subprocess.run(
+            [
+                kubectl,
+                "taint",
+                "nodes",
+                "--selector=type=kwok",
+                "--overwrite",
+                f"{FAKE_NODE_TAINT}",
+            ],
+            capture_output=True,
+            text=True,
+            env=self._env(),
+            check=False,
+        )
+        if result.returncode != 0:
+            raise StackError(f"kubernetes: tainting the fake nodes failed: {result.stderr.strip()}")
 
     def stop(self) -> None:
         if self.cluster_dir.exists():
@@ -129,13 +197,15 @@ class Kubernetes(Component):
                 nodes = client.CoreV1Api(api).list_node(_request_timeout=3).items
         except Exception as error:  # the API server answers with varied errors while starting
             return f"API server not ready: {error}"
+        fake_key, _, fake_value = FAKE_NODE_ANNOTATION.partition("=")
         ready_nodes = [
             n
             for n in nodes
-            if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])
+            if (n.metadata.annotations or {}).get(fake_key) == fake_value
+            and any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])
         ]
         if len(ready_nodes) < FAKE_NODES:
-            return f"{len(ready_nodes)} of {FAKE_NODES} nodes Ready"
+            return f"{len(ready_nodes)} of {FAKE_NODES} fake nodes Ready"
         return None
 
     def logs(self) -> list[Path]:

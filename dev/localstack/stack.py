@@ -12,6 +12,7 @@ from localstack.components import Component, Hdfs, Kafka, Mlflow, SparkOperatorS
 from localstack.config import StackConfig
 from localstack.errors import StackError
 from localstack.kubernetes import Kubernetes
+from localstack.node import RealNode, missing_prerequisites
 from localstack.process import tail, wait_for
 
 HEALTH_TIMEOUT_S = 120.0
@@ -20,11 +21,14 @@ HEALTH_TIMEOUT_S = 120.0
 def components(config: StackConfig) -> list[Component]:
     # Start order: the JVMs and MLflow start in the background first; kwokctl blocks until the
     # control plane is up, overlapping with their start-up; the stand-in needs the API server.
+    # The real node joins the running control plane; it is stopped before it.
+    node: list[Component] = [RealNode(config)] if config.real_node else []
     return [
         Kafka(config),
         Hdfs(config),
         Mlflow(config),
         Kubernetes(config),
+        *node,
         SparkOperatorStandIn(config),
     ]
 
@@ -37,6 +41,13 @@ def up(config: StackConfig) -> list[str]:
     """Start every component not already healthy; wait until all are. Returns those started."""
     began = time.monotonic()
     ensure_all(config)
+    if config.real_node and (problems := missing_prerequisites()):
+        # Before anything starts: what the host lacks, and what to do, or how to do without.
+        raise StackError(
+            "the host cannot run the real node: "
+            + "; ".join(problems)
+            + " (or run fake nodes only: CONTINUUM_REAL_NODE=0)"
+        )
     config.stack_dir.mkdir(parents=True, exist_ok=True)
     everything = components(config)
     started: list[Component] = []
@@ -84,6 +95,13 @@ def down(config: StackConfig) -> None:
 def status(config: StackConfig) -> list[tuple[str, bool, str | None]]:
     """(component, running, None if healthy else why not) for each component."""
     return [(c.name, c.running(), c.health()) for c in components(config)]
+
+
+def node_description(config: StackConfig) -> str:
+    """The real node and its runtime, or why there is none."""
+    if not config.real_node:
+        return "no real node (CONTINUUM_REAL_NODE=0): pods run on kwok's fake nodes only"
+    return RealNode(config).describe()
 
 
 def env_lines(config: StackConfig) -> list[str]:

@@ -1,4 +1,5 @@
-"""The stack's Kubernetes is real: Deployments roll out on kwok's nodes, CRDs serve objects."""
+"""The stack's Kubernetes is real: Deployments roll out on kwok's fake nodes (for pods that
+tolerate their taint), CRDs serve objects. Pods that really run: test_real_node.py."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from pathlib import Path
 from kubernetes import client
 
 WEB_LABELS = {"app": "web"}
+FAKE_NODE_TOLERATION = client.V1Toleration(
+    key="kwok.x-k8s.io/node", operator="Equal", value="fake", effect="NoSchedule"
+)
 
 
 def web_deployment(version: str) -> client.V1Deployment:
@@ -28,7 +32,11 @@ def web_deployment(version: str) -> client.V1Deployment:
             ),
             template=client.V1PodTemplateSpec(
                 metadata=client.V1ObjectMeta(labels=WEB_LABELS),
-                spec=client.V1PodSpec(containers=[container]),
+                spec=client.V1PodSpec(
+                    containers=[container],
+                    node_selector={"type": "kwok"},
+                    tolerations=[FAKE_NODE_TOLERATION],
+                ),
             ),
         ),
     )

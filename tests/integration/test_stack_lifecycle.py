@@ -1,5 +1,6 @@
 """The stack's own lifecycle: clear errors for what a user must fix, and a `down` that always
-cleans up. Runs a second stack of its own (other ports, other directory) beside the session's."""
+cleans up. Runs a second stack of its own (other ports, other directory, fake nodes only) beside
+the session's."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def localstack(command: str, env: dict[str, str]) -> subprocess.CompletedProcess
 @pytest.fixture
 def second_stack(tmp_path: Path) -> dict[str, str]:
     env = {f"CONTINUUM_{name}_PORT": str(port + SHIFT) for name, port in DEFAULT_PORTS.items()}
-    return {**env, "CONTINUUM_STACK_DIR": str(tmp_path / "stack")}
+    # One real node per machine (kubelet's fixed host paths): the second stack has fake nodes only.
+    return {**env, "CONTINUUM_STACK_DIR": str(tmp_path / "stack"), "CONTINUUM_REAL_NODE": "0"}
 
 
 def test_a_taken_port_names_the_component_and_the_port(second_stack):

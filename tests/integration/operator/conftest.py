@@ -13,12 +13,15 @@ from kubernetes import client
 from pipeline_harness import Pipelines, ServedModel, Servings
 
 from localstack.harness import Operator
+from localstack.kubernetes import FAKE_NODES_ONLY
 from localstack.spark_standin import SKIP_LABEL
 
 
 def leave_to_the_tests(k8s_api: client.ApiClient, namespace: str) -> None:
-    """Makes the spark-operator stand-in skip `namespace`: the tests play the spark-operator."""
-    client.CoreV1Api(k8s_api).patch_namespace(namespace, {"metadata": {"labels": SKIP_LABEL}})
+    """Makes the spark-operator stand-in skip `namespace`: the tests play the spark-operator.
+    The scorer pods these tests make have no image: they run on kwok's fake nodes."""
+    metadata = {"labels": SKIP_LABEL, "annotations": FAKE_NODES_ONLY}
+    client.CoreV1Api(k8s_api).patch_namespace(namespace, {"metadata": metadata})
 
 
 @pytest.fixture
