@@ -28,15 +28,28 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from pyspark.ml import Pipeline
 from pyspark.ml.regression import LinearRegression
+from pyspark.sql import functions as F
 
 from continuum_workloads.contract import POD_NAME_ENV, POD_NAMESPACE_ENV, ServingConfig
 from continuum_workloads.dataset.generator import generate_chunks
+from continuum_workloads.dataset.parsing import typed_columns
 from continuum_workloads.serving.model import ListingModel
 from continuum_workloads.serving.records import REASON_HEADER, ModelIdentity
 from continuum_workloads.serving.requests import LISTING_FIELDS
 from continuum_workloads.serving.scorer import BatchOutcome, BatchScorer, start_scoring
 from continuum_workloads.serving.transactions import Fenced, TransactionalWriter
-from continuum_workloads.training.features import SCALED_FEATURES, clean, feature_stages
+from continuum_workloads.training.features import (
+    CATEGORICAL,
+    DERIVED,
+    LINEAR_FEATURES,
+    NUMERIC,
+    Inputs,
+    category,
+    clean,
+    feature_stages,
+    input_stage,
+    number,
+)
 from continuum_workloads.training.tracking import register
 
 TRAINING_ROWS = 300
@@ -52,15 +65,27 @@ def listings() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def model_identity(stack, spark, listings) -> ModelIdentity:
-    """A PipelineModel of the training job's feature stages (its Python ListingParser first)
-    and a linear regression, registered in the stack's MLflow."""
+    """A PipelineModel of the training job's stages (its SQL input stage first, then the feature
+    stages over the inputs these rows have values for) and a linear regression on the price,
+    registered in the stack's MLflow."""
     mlflow.set_tracking_uri(stack["MLFLOW_TRACKING_URI"])
     mlflow.set_experiment(f"tests-serving-{uuid.uuid4().hex[:6]}")
     name = f"serving-{uuid.uuid4().hex[:8]}"
     raw = spark.createDataFrame(listings.iloc[:TRAINING_ROWS])
     kept, _ = clean(raw)
-    regression = LinearRegression(featuresCol=SCALED_FEATURES, labelCol="price", maxIter=20)
-    model = Pipeline(stages=[*feature_stages(), regression]).fit(kept)
+    kept = kept.withColumn("label", typed_columns(["price"])["price"])
+    typed = input_stage().transform(kept)
+    counts = typed.select(
+        [F.count(number(n)).alias(number(n)) for n in (*NUMERIC, *DERIVED)]
+        + [F.count(category(n)).alias(category(n)) for n in CATEGORICAL]
+    ).first()
+    inputs = Inputs(
+        numeric=tuple(n for n in (*NUMERIC, *DERIVED) if counts[number(n)]),
+        categorical=tuple(n for n in CATEGORICAL if counts[category(n)]),
+        dropped=(),
+    )
+    regression = LinearRegression(featuresCol=LINEAR_FEATURES, labelCol="label", maxIter=20)
+    model = Pipeline(stages=[input_stage(), *feature_stages(inputs), regression]).fit(kept)
     with mlflow.start_run():
         version = register(model, name, raw.drop("price"), tags={})
     return ModelIdentity(name, version.version)
@@ -424,7 +449,7 @@ def test_a_handoff_under_a_steady_stream_answers_every_request_once(
     env = {**base.to_env(), "CONTINUUM_SPARK_CONF": json.dumps(spark_conf),
            POD_NAMESPACE_ENV: namespace}  # fmt: skip
     pods: list[ServePod] = []
-    stream = SteadyRequests(bootstrap, requests, listings.to_dict("records"), rate=200)
+    stream = SteadyRequests(bootstrap, requests, listings.to_dict("records"), rate=100)
     try:
         pod_a = ServePod("pod-a", env, tmp_path / "pod-a.log")
         pods.append(pod_a)
@@ -434,11 +459,11 @@ def test_a_handoff_under_a_steady_stream_answers_every_request_once(
         pods.append(pod_b)
         pod_b.wait_for("continuum_serving_ready", 1)  # warmed up, waiting for the Lease
         stream.start()
-        pod_a.wait_for("continuum_serving_predictions_total", 400)
+        pod_a.wait_for("continuum_serving_predictions_total", 200)
         signal_for = {"sigterm": signal.SIGTERM, "sigkill": signal.SIGKILL,
                       "sigstop": signal.SIGSTOP}  # fmt: skip
         pod_a.process.send_signal(signal_for[how])
-        pod_b.wait_for("continuum_serving_predictions_total", 400)
+        pod_b.wait_for("continuum_serving_predictions_total", 200)
         if how == "sigstop":
             pod_a.process.send_signal(signal.SIGCONT)
             assert pod_a.process.wait(WAIT_S) == 1, pod_a.tail()
