@@ -3,11 +3,12 @@ own with the operator's identity in it, a scratch directory on HDFS, TrainingPip
 ServingDeployments, the operator as a `continuum operator` subprocess, and Prometheus metrics.
 
 The operator runs as it is deployed: a ServiceAccount bound to the ClusterRole of
-manifests/rbac.yaml, not the stack's admin. That identity also makes its Kubernetes API requests
-countable: a FlowSchema of its own matches only that ServiceAccount, and the API server counts the
-requests it dispatches per FlowSchema (`apiserver_flowcontrol_dispatched_requests_total`). The
-API server's request counters carry no user or user agent, and the benchmark's own requests (as
-admin) fall under the `exempt` FlowSchema, so they are not counted.
+manifests/base/rbac.yaml, not the stack's admin. That identity also makes its Kubernetes API
+requests countable: a FlowSchema of its own matches only that ServiceAccount, and the API server
+counts the requests it dispatches per FlowSchema
+(`apiserver_flowcontrol_dispatched_requests_total`). The API server's request counters carry no user
+or user agent, and the benchmark's own requests (as admin) fall under the `exempt` FlowSchema, so
+they are not counted.
 """
 
 from __future__ import annotations

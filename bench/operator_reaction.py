@@ -172,7 +172,7 @@ def main() -> int:
         "pass, markers are written at uniformly random moments over max(interval, samples x "
         f"{MARKER_SPACING} s); p95 interpolates linearly between order statistics",
         "operator": "continuum operator -n <namespace> --standalone --webhdfs-url <WebHDFS>, "
-        "as a ServiceAccount bound to manifests/rbac.yaml's ClusterRole",
+        "as a ServiceAccount bound to manifests/base/rbac.yaml's ClusterRole",
         "data": "hdfs:// (local stack NameNode, listed through WebHDFS)",
         "cases": cases,
         **context,

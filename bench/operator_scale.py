@@ -208,7 +208,8 @@ def main() -> int:
             "distinct model and wakes its followers only when what the registry says changes; a "
             "ServingDeployment's own pass runs every 5 minutes at steady state (GET of itself, "
             "its Deployment)",
-            "the operator runs as its ServiceAccount, under the ClusterRole of manifests/rbac.yaml",
+            "the operator runs as its ServiceAccount, under the ClusterRole of "
+            "manifests/base/rbac.yaml",
         ],
         "methods": {
             "cpu": "utime+stime delta of /proc/<pid>/stat over the window",

@@ -70,8 +70,8 @@ def wait_until_established(*crds: str, timeout: float = 60) -> None:
 
 
 def _cluster_role(name: str) -> dict[str, Any]:
-    """The operator's ClusterRole exactly as manifests/rbac.yaml grants it, under `name`."""
-    documents = yaml.safe_load_all((REPO_DIR / "manifests" / "rbac.yaml").read_text())
+    """The operator's ClusterRole exactly as manifests/base/rbac.yaml grants it, under `name`."""
+    documents = yaml.safe_load_all((REPO_DIR / "manifests" / "base" / "rbac.yaml").read_text())
     role = next(doc for doc in documents if doc and doc["kind"] == "ClusterRole")
     return {**role, "metadata": {"name": name}}
 
@@ -103,8 +103,8 @@ def operator_identity(
     extra_objects: Sequence[Mapping[str, Any]] = (),
 ) -> Iterator[Path]:
     """The operator as deployed: ServiceAccount `continuum-operator` in `namespace` (which must
-    exist), bound to the ClusterRole of manifests/rbac.yaml (named after the namespace, so several
-    identities can coexist). Yields a kubeconfig with the ServiceAccount's token, written to
+    exist), bound to the ClusterRole of manifests/base/rbac.yaml (named after the namespace, so
+    several identities can coexist). Yields a kubeconfig with the ServiceAccount's token, written to
     `kubeconfig`. `extra_objects` are applied along; everything is deleted afterwards."""
     role_name = f"continuum-operator-{namespace}"
     objects = [

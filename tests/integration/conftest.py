@@ -1,5 +1,5 @@
 """Fixtures shared by the integration tests that run the operator: the continuum.ml CRDs applied,
-the operator's deployed identity (manifests/rbac.yaml, not the stack's admin), and the operator
+the operator's deployed identity (manifests/base/rbac.yaml, not the stack's admin), and the operator
 itself as a `continuum operator` subprocess."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def operator_kubeconfig(
     stack: dict[str, str], crds: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Path]:
     """A kubeconfig of the operator's ServiceAccount, bound to the ClusterRole of
-    manifests/rbac.yaml: every operator test also proves that role is enough."""
+    manifests/base/rbac.yaml: every operator test also proves that role is enough."""
     namespace = f"t-operator-{uuid.uuid4().hex[:6]}"
     kubectl("create", "namespace", namespace)
     try:

@@ -700,8 +700,8 @@ def test_without_the_spark_operator_a_pipeline_says_how_to_install_it_and_recove
 
 @pytest.fixture(scope="session")
 def peering_crds(stack: dict[str, str]) -> None:
-    """kopf's peering CRDs, from manifests/peering.yaml."""
-    documents = yaml.safe_load_all((REPO_DIR / "manifests" / "peering.yaml").read_text())
+    """kopf's peering CRDs, from manifests/base/peering.yaml."""
+    documents = yaml.safe_load_all((REPO_DIR / "manifests" / "base" / "peering.yaml").read_text())
     crds = [doc for doc in documents if doc["kind"] == "CustomResourceDefinition"]
     kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(crds))
     wait_until_established(*(crd["metadata"]["name"] for crd in crds))
@@ -709,7 +709,7 @@ def peering_crds(stack: dict[str, str]) -> None:
 
 @pytest.fixture
 def peering(tp_namespace: str, peering_crds: None) -> Iterator[str]:
-    """A peering object of a name of its own, as manifests/peering.yaml makes `continuum`: the
+    """A peering object of a name of its own, as manifests/base/peering.yaml makes `continuum`: the
     ClusterKopfPeering, and with `-n` the KopfPeering in the served namespace."""
     name = f"continuum-{uuid.uuid4().hex[:6]}"
     objects = yaml.safe_dump_all(

@@ -22,6 +22,7 @@ def documents() -> list[tuple[str, dict]]:
     return [
         (f"{path.name}:{doc['kind']}/{doc['metadata']['name']}", doc)
         for path in sorted(SAMPLES.glob("*.yaml"))
+        if path.name != "kustomization.yaml"
         for doc in yaml.safe_load_all(path.read_text())
         if doc
     ]
