@@ -20,7 +20,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import mlflow
 import pandas as pd
@@ -159,6 +159,36 @@ def config_for(
     )  # fmt: skip
 
 
+class ScoringRun(NamedTuple):
+    """A test's scoring query with its config, transactional writer, scorer and the outcome of
+    each micro-batch."""
+
+    config: ServingConfig
+    writer: TransactionalWriter
+    scorer: BatchScorer
+    outcomes: list[BatchOutcome]
+    query: Any
+
+
+def start_scoring_run(
+    stack: dict[str, str], spark: Any, model: ListingModel, topics: tuple[str, str, str],
+    checkpoint: str,
+) -> ScoringRun:  # fmt: skip
+    """Starts scoring `topics` (requests, predictions, dead letters) with a transactional id of
+    its own."""
+    requests, predictions, dead = topics
+    client = {"bootstrap.servers": stack["KAFKA_BOOTSTRAP_SERVERS"]}
+    config = config_for(stack, model.identity, requests, predictions, dead, checkpoint,
+                        f"test-{uuid.uuid4().hex[:8]}")  # fmt: skip
+    writer = TransactionalWriter(client, config.transactional_id, config.transactional_id,
+                                 requests).open()  # fmt: skip
+    outcomes: list[BatchOutcome] = []
+    scorer = BatchScorer(model, writer, config, on_batch=outcomes.append)
+    return ScoringRun(
+        config, writer, scorer, outcomes, start_scoring(spark, config, client, scorer)
+    )
+
+
 def run_until(query: Any, done: Callable[[], bool], timeout_s: float = WAIT_S) -> None:
     deadline = time.monotonic() + timeout_s
     try:
@@ -200,13 +230,9 @@ def test_predictions_equal_the_models_transform_and_malformed_requests_are_dead_
         if index % 6 == 0 and index // 6 < len(MALFORMED):
             records.append((None, MALFORMED[index // 6][0]))
     produce(bootstrap, requests, records)
-    config = config_for(stack, listing_model.identity, requests, predictions, dead,
-                        f"file://{tmp_path}/ckpt", f"test-{uuid.uuid4().hex[:8]}")  # fmt: skip
-    writer = TransactionalWriter({"bootstrap.servers": bootstrap}, config.transactional_id,
-                                 config.transactional_id, requests).open()  # fmt: skip
-    outcomes: list[BatchOutcome] = []
-    scorer = BatchScorer(listing_model, writer, config, on_batch=outcomes.append)
-    query = start_scoring(spark, config, {"bootstrap.servers": bootstrap}, scorer)
+    _config, writer, _scorer, outcomes, query = start_scoring_run(
+        stack, spark, listing_model, (requests, predictions, dead), f"file://{tmp_path}/ckpt"
+    )
     run_until(query, lambda: sum(o.records for o in outcomes) >= len(records))
     writer.close()
 
@@ -259,13 +285,9 @@ def test_a_listing_in_every_text_form_scores_alone_as_its_plain_json_twin_does(
     JSON values; both get the price the batch transform gives the text row."""
     bootstrap = stack["KAFKA_BOOTSTRAP_SERVERS"]
     requests, predictions, dead = new_topic(1), new_topic(1), new_topic(1)
-    config = config_for(stack, listing_model.identity, requests, predictions, dead,
-                        f"file://{tmp_path}/ckpt", f"test-{uuid.uuid4().hex[:8]}")  # fmt: skip
-    writer = TransactionalWriter({"bootstrap.servers": bootstrap}, config.transactional_id,
-                                 config.transactional_id, requests).open()  # fmt: skip
-    outcomes: list[BatchOutcome] = []
-    scorer = BatchScorer(listing_model, writer, config, on_batch=outcomes.append)
-    query = start_scoring(spark, config, {"bootstrap.servers": bootstrap}, scorer)
+    _config, writer, _scorer, outcomes, query = start_scoring_run(
+        stack, spark, listing_model, (requests, predictions, dead), f"file://{tmp_path}/ckpt"
+    )
     try:
         for request_id, listing in (("text", EVERY_TEXT_FORM), ("plain", THE_SAME_IN_PLAIN_JSON)):
             answered = sum(o.predictions for o in outcomes)
@@ -297,13 +319,9 @@ def test_a_replayed_batch_is_recognised_and_skipped(
     rows = listings.iloc[:40].to_dict("records")
     produce(bootstrap, requests, [(None, request_bytes(f"r-{i}", r)) for i, r in enumerate(rows)])
     checkpoint = tmp_path / "ckpt"
-    config = config_for(stack, listing_model.identity, requests, predictions, dead,
-                        f"file://{checkpoint}", f"test-{uuid.uuid4().hex[:8]}")  # fmt: skip
-    writer = TransactionalWriter({"bootstrap.servers": bootstrap}, config.transactional_id,
-                                 config.transactional_id, requests).open()  # fmt: skip
-    outcomes: list[BatchOutcome] = []
-    scorer = BatchScorer(listing_model, writer, config, on_batch=outcomes.append)
-    query = start_scoring(spark, config, {"bootstrap.servers": bootstrap}, scorer)
+    config, writer, scorer, outcomes, query = start_scoring_run(
+        stack, spark, listing_model, (requests, predictions, dead), f"file://{checkpoint}"
+    )
     run_until(query, lambda: sum(o.records for o in outcomes) >= len(rows))
     last = max(int(p.name) for p in (checkpoint / "scoring" / "commits").iterdir()
                if p.name.isdigit())  # fmt: skip
