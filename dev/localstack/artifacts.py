@@ -91,17 +91,24 @@ def ensure_spark_kafka(config: StackConfig) -> Path:
     )
 
 
-def ensure_kube_binaries(config: StackConfig) -> Path:
-    """Build kube-apiserver & co., kubectl, etcd and kwok from their Go modules, once."""
-    if (config.kube_bin_dir / "kwokctl").exists():
-        return config.kube_bin_dir
+def _built_once(config: StackConfig, bin_dir: Path, last: str, script: str, what: str) -> Path:
+    """Runs the Go build `script` into `bin_dir` unless its `last` binary is already there."""
+    if (bin_dir / last).exists():
+        return bin_dir
     require_tools("go")
     env = {**os.environ, "CONTINUUM_CACHE": str(config.cache_dir)}
     # Streams to the terminal: a cold build runs for many minutes and shows its progress.
-    result = subprocess.run(["bash", str(DEV_DIR / "build-kube.sh")], env=env, check=False)
+    result = subprocess.run(["bash", str(DEV_DIR / script)], env=env, check=False)
     if result.returncode != 0:
-        raise StackError(f"building the Kubernetes binaries failed (exit {result.returncode})")
-    return config.kube_bin_dir
+        raise StackError(f"building {what} failed (exit {result.returncode})")
+    return bin_dir
+
+
+def ensure_kube_binaries(config: StackConfig) -> Path:
+    """Build kube-apiserver & co., kubectl, etcd and kwok from their Go modules, once."""
+    return _built_once(
+        config, config.kube_bin_dir, "kwokctl", "build-kube.sh", "the Kubernetes binaries"
+    )
 
 
 # Debian packages the real node and the image builds use, by the command each provides.
@@ -145,14 +152,7 @@ def ensure_host_packages(config: StackConfig) -> None:
 
 def ensure_node_binaries(config: StackConfig) -> Path:
     """Build kubelet, kube-proxy, containerd (+ shim, ctr) and the pause binary, once."""
-    if (config.node_bin_dir / "pause").exists():
-        return config.node_bin_dir
-    require_tools("go")
-    env = {**os.environ, "CONTINUUM_CACHE": str(config.cache_dir)}
-    result = subprocess.run(["bash", str(DEV_DIR / "build-node.sh")], env=env, check=False)
-    if result.returncode != 0:
-        raise StackError(f"building the node's binaries failed (exit {result.returncode})")
-    return config.node_bin_dir
+    return _built_once(config, config.node_bin_dir, "pause", "build-node.sh", "the node's binaries")
 
 
 def ensure_all(config: StackConfig) -> None:
