@@ -13,8 +13,13 @@ import pytest
 import yaml
 from pipeline_harness import Pipelines, ServedModel, Servings, managed_fields
 
+from continuum_operator.core.backoff import MAX_BACKOFF
 from continuum_operator.core.loop import FINALIZER
 from localstack.harness import Operator, kubectl, wait_for
+
+# After the refusal is lifted, the next pass comes when the failures' backoff ends: at most the
+# cap, however many passes failed meanwhile (a fixed 60 s raced the doubling on a slow machine).
+RECOVERY_S = MAX_BACKOFF.total_seconds() + 30
 
 SPARK_APPLICATION = {
     "apiVersion": "sparkoperator.k8s.io/v1beta2",
@@ -126,7 +131,9 @@ def test_a_refused_api_call_shows_in_ready_and_an_event_and_the_loop_recovers(
     assert pipelines.spark_applications() == []
 
     lift()
-    [app] = wait_for(pipelines.spark_applications, timeout=60, what="the run after recovery")
+    [app] = wait_for(
+        pipelines.spark_applications, timeout=RECOVERY_S, what="the run after recovery"
+    )
     ready = wait_for(
         lambda: (c := pipelines.condition("refused", "Ready")) and c["status"] == "True" and c,
         what="Ready=True again",
@@ -196,7 +203,7 @@ def test_a_refused_api_call_is_reported_the_same_way_for_a_serving_deployment(
     assert servings.scorer("refused") is None
 
     lift()
-    wait_for(lambda: servings.condition("refused", "Ready")["status"] == "True", timeout=60)
+    wait_for(lambda: servings.condition("refused", "Ready")["status"] == "True", timeout=RECOVERY_S)
     assert servings.scorer("refused") is not None
 
 
