@@ -7,13 +7,17 @@ ARG PYTHON_IMAGE=python:3.11.7-slim-bookworm
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY operator/ operator/
-COPY workloads/ workloads/
+COPY pyproject.toml images/requirements.py ./
 # A virtualenv is copied whole into the runtime stage: no compiler or pip cache there. Only the
 # operator's dependencies: Spark, pandas and MLflow's server belong to the training image.
+# Dependencies first, in a layer of their own: a change to the code reuses it.
 RUN python -m venv /opt/continuum \
- && /opt/continuum/bin/pip install .
+ && python requirements.py > requirements.txt \
+ && /opt/continuum/bin/pip install -r requirements.txt
+COPY operator/ operator/
+COPY workloads/ workloads/
+# The package's long description is not needed here; an edit of the README must not rebuild.
+RUN touch README.md && /opt/continuum/bin/pip install --no-deps .
 
 FROM ${PYTHON_IMAGE}
 ENV PATH=/opt/continuum/bin:$PATH \

@@ -26,7 +26,7 @@ BASE_PACKAGES = ("python3", "python3-venv", "python-is-python3", "ca-certificate
 LOCAL_CAS = "/usr/local/share/ca-certificates"
 SOURCES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
 # What the Dockerfiles copy; everything else in the checkout leaves an image as it is.
-INPUTS = ("pyproject.toml", "README.md", "operator", "workloads", "images", "build/spark-jars")
+INPUTS = ("pyproject.toml", "operator", "workloads", "images", "build/spark-jars")
 SPARK_JARS_CONTEXT = REPO_DIR / "build" / "spark-jars"
 IGNORED = ("__pycache__", ".egg-info", ".pyc")
 

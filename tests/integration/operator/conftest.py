@@ -17,10 +17,13 @@ from localstack.kubernetes import FAKE_NODES_ONLY
 from localstack.spark_standin import SKIP_LABEL
 
 
-def leave_to_the_tests(k8s_api: client.ApiClient, namespace: str) -> None:
+def leave_to_the_tests(k8s_api: client.ApiClient, namespace: str, fake_nodes: bool = True) -> None:
     """Makes the spark-operator stand-in skip `namespace`: the tests play the spark-operator.
-    The scorer pods these tests make have no image: they run on kwok's fake nodes."""
-    metadata = {"labels": SKIP_LABEL, "annotations": FAKE_NODES_ONLY}
+    With `fake_nodes` the namespace's pods run on kwok's fake nodes (the scorer pods of most
+    tests have no image); without, on the real node."""
+    metadata: dict[str, Any] = {"labels": SKIP_LABEL}
+    if fake_nodes:
+        metadata["annotations"] = FAKE_NODES_ONLY
     client.CoreV1Api(k8s_api).patch_namespace(namespace, {"metadata": metadata})
 
 
@@ -39,6 +42,13 @@ def other_tp_namespace(k8s_api: client.ApiClient, crds: None) -> Iterator[str]:
     leave_to_the_tests(k8s_api, name)
     yield name
     core.delete_namespace(name)
+
+
+@pytest.fixture
+def node_namespace(k8s_api: client.ApiClient, namespace: str, crds: None) -> str:
+    """Like `tp_namespace`, but its pods run on the real node."""
+    leave_to_the_tests(k8s_api, namespace, fake_nodes=False)
+    return namespace
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@ Deployments roll, garbage collection runs) and MLflow.
 
 The stack's nodes are kwok's: pods become Ready as soon as they are scheduled, so these tests show
 what the operator asks of Kubernetes and how it follows a rollout, not that the scorer's pods
-really start. Rollbacks of pods that never become Ready need a real node.
+really start. test_serving_on_node.py runs them on the real node: a rollout under a stream of
+requests, and rollbacks of pods that never become Ready.
 """
 
 from __future__ import annotations

@@ -5,14 +5,12 @@ writer and a scorer killed with SIGKILL mid-stream."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -25,35 +23,26 @@ from typing import Any, NamedTuple
 import mlflow
 import pandas as pd
 import pytest
-from confluent_kafka import Consumer, Producer
-from pyspark.ml import Pipeline
-from pyspark.ml.regression import LinearRegression
-from pyspark.sql import functions as F
+from confluent_kafka import Producer
+from scoring_harness import (
+    WAIT_S,
+    SteadyRequests,
+    by_request_id,
+    read_committed,
+    reckon,
+    register_listing_model,
+    request_bytes,
+)
 
 from continuum_workloads.contract import POD_NAME_ENV, POD_NAMESPACE_ENV, ServingConfig
 from continuum_workloads.dataset.generator import generate_chunks
-from continuum_workloads.dataset.parsing import typed_columns
 from continuum_workloads.serving.model import ListingModel
 from continuum_workloads.serving.records import REASON_HEADER, ModelIdentity
 from continuum_workloads.serving.requests import LISTING_FIELDS
 from continuum_workloads.serving.scorer import BatchOutcome, BatchScorer, start_scoring
 from continuum_workloads.serving.transactions import Fenced, TransactionalWriter
-from continuum_workloads.training.features import (
-    CATEGORICAL,
-    DERIVED,
-    LINEAR_FEATURES,
-    NUMERIC,
-    Inputs,
-    category,
-    clean,
-    feature_stages,
-    input_stage,
-    number,
-)
-from continuum_workloads.training.tracking import register
 
 TRAINING_ROWS = 300
-WAIT_S = 240
 
 
 @pytest.fixture(scope="module")
@@ -65,30 +54,9 @@ def listings() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def model_identity(stack, spark, listings) -> ModelIdentity:
-    """A PipelineModel of the training job's stages (its SQL input stage first, then the feature
-    stages over the inputs these rows have values for) and a linear regression on the price,
-    registered in the stack's MLflow."""
-    mlflow.set_tracking_uri(stack["MLFLOW_TRACKING_URI"])
-    mlflow.set_experiment(f"tests-serving-{uuid.uuid4().hex[:6]}")
-    name = f"serving-{uuid.uuid4().hex[:8]}"
-    raw = spark.createDataFrame(listings.iloc[:TRAINING_ROWS])
-    kept, _ = clean(raw)
-    kept = kept.withColumn("label", typed_columns(["price"])["price"])
-    typed = input_stage().transform(kept)
-    counts = typed.select(
-        [F.count(number(n)).alias(number(n)) for n in (*NUMERIC, *DERIVED)]
-        + [F.count(category(n)).alias(category(n)) for n in CATEGORICAL]
-    ).first()
-    inputs = Inputs(
-        numeric=tuple(n for n in (*NUMERIC, *DERIVED) if counts[number(n)]),
-        categorical=tuple(n for n in CATEGORICAL if counts[category(n)]),
-        dropped=(),
+    return register_listing_model(
+        spark, listings.iloc[:TRAINING_ROWS], stack["MLFLOW_TRACKING_URI"]
     )
-    regression = LinearRegression(featuresCol=LINEAR_FEATURES, labelCol="label", maxIter=20)
-    model = Pipeline(stages=[input_stage(), *feature_stages(inputs), regression]).fit(kept)
-    with mlflow.start_run():
-        version = register(model, name, raw.drop("price"), tags={})
-    return ModelIdentity(name, version.version)
 
 
 @pytest.fixture(scope="module")
@@ -98,52 +66,11 @@ def listing_model(spark, model_identity) -> ListingModel:
     return model
 
 
-def request_bytes(request_id: str, listing: dict[str, str]) -> bytes:
-    body = {k: v for k, v in listing.items() if k in LISTING_FIELDS}
-    return json.dumps({"request_id": request_id, **body}).encode()
-
-
 def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
     for key, value in records:
         producer.produce(topic, key=key, value=value)
     assert producer.flush(30) == 0
-
-
-def read_committed(
-    bootstrap: str, topic: str, expected: int, timeout_s: float = WAIT_S, settle_s: float = 3.0
-) -> list[Any]:
-    """Every committed record of `topic` once `expected` arrived, and `settle_s` later (so a
-    duplicate that follows would be seen too)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"test-{uuid.uuid4().hex[:8]}",
-            "isolation.level": "read_committed",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([topic])
-    seen: list[Any] = []
-    deadline = time.monotonic() + timeout_s
-    settled_at: float | None = None
-    try:
-        while time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is not None and not message.error():
-                seen.append(message)
-            if len(seen) >= expected and settled_at is None:
-                settled_at = time.monotonic() + settle_s
-            if settled_at is not None and time.monotonic() > settled_at:
-                break
-    finally:
-        consumer.close()
-    return seen
-
-
-def by_request_id(messages: list[Any]) -> Counter[str]:
-    return Counter(json.loads(m.value())["request_id"] for m in messages)
 
 
 def config_for(
@@ -411,31 +338,6 @@ class ServePod:
             self.process.wait(30)
 
 
-class SteadyRequests(threading.Thread):
-    """Produces valid requests numbered in order at a steady rate until stopped."""
-
-    def __init__(self, bootstrap: str, topic: str, rows: list[dict[str, str]], rate: float):
-        super().__init__(daemon=True)
-        self.bootstrap, self.topic, self.rows, self.rate = bootstrap, topic, rows, rate
-        self.sent: list[str] = []
-        self.halt = threading.Event()
-
-    def run(self) -> None:
-        producer = Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True})
-        started = time.monotonic()
-        while not self.halt.is_set():
-            due = int((time.monotonic() - started) * self.rate)
-            while len(self.sent) < due:
-                request_id = f"h-{len(self.sent):06d}"
-                row = self.rows[len(self.sent) % len(self.rows)]
-                producer.produce(self.topic, key=request_id.encode(),
-                                 value=request_bytes(request_id, row))  # fmt: skip
-                self.sent.append(request_id)
-            producer.poll(0)
-            time.sleep(0.01)
-        assert producer.flush(30) == 0
-
-
 @pytest.mark.timeout(1800)  # three JVMs on a small machine: the pytest, pod A and pod B
 @pytest.mark.parametrize("how", ["sigterm", "sigkill", "sigstop"])
 def test_a_handoff_under_a_steady_stream_answers_every_request_once(
@@ -499,18 +401,12 @@ def test_a_handoff_under_a_steady_stream_answers_every_request_once(
                 pod.process.send_signal(signal.SIGCONT)
             pod.stop()
 
-    answers = {json.loads(m.value())["request_id"]: json.loads(m.value()) for m in messages}
-    counts = by_request_id(messages)
-    lost = [rid for rid in stream.sent if rid not in counts]
-    duplicated = [rid for rid, n in counts.items() if n > 1]
-    versions = [answers[rid]["model_version"] for rid in stream.sent if rid in answers]
-    switches = sum(1 for a, b in itertools.pairwise(versions) if a != b)
-    latency_s = max(a["prediction_time_ms"] - a["request_time_ms"] for a in answers.values()) / 1e3
-    print(f"\n{how}: {len(stream.sent)} requests, {len(messages)} predictions, "
-          f"lost {len(lost)}, duplicated {len(duplicated)}, version switches {switches} "
-          f"({versions[0]} → {versions[-1]}), largest latency {latency_s:.1f} s")  # fmt: skip
-    assert (len(lost), len(duplicated)) == (0, 0), (lost[:5], duplicated[:5])
-    assert (versions[0], versions[-1], switches) == (v1.version, v2.version, 1)
+    reckoning = reckon(stream.sent, messages)
+    print(f"\n{how}: {reckoning}")
+    assert (len(reckoning.lost), len(reckoning.duplicated)) == (0, 0), reckoning
+    assert (reckoning.versions[0], reckoning.versions[-1], reckoning.switches) == (
+        v1.version, v2.version, 1,
+    )  # fmt: skip
     holder = client.CoordinationV1Api(k8s_api).read_namespaced_lease(lease, namespace)
     assert holder.spec.holder_identity is None  # B released it on SIGTERM
 
