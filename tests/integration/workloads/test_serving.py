@@ -684,3 +684,46 @@ def test_a_kafka_broker_restart_mid_stream_loses_and_doubles_nothing(
           f"broker stopped (while away: {unready!r})")  # fmt: skip
     assert (len(lost), len(duplicated)) == (0, 0), (lost[:5], duplicated[:5])
     assert unready.startswith("not ready: Kafka") and "unreachable" in unready
+
+
+@pytest.mark.timeout(600)
+def test_the_outage_watch_names_the_checkpoint_store_while_hdfs_is_down(
+    stack, stack_config, spark, hdfs_dir
+) -> None:
+    """The pod's probes against the stack: both services answer; with HDFS stopped exactly the
+    checkpoint store is unreachable and /readyz's reason names it; with HDFS back, none is."""
+    from continuum_workloads.serving.dependencies import (
+        DependencyWatch,
+        checkpoint_probe,
+        kafka_probe,
+    )
+    from continuum_workloads.serving.probes import Readiness
+    from localstack.components import Hdfs
+    from localstack.process import wait_for
+
+    readiness = Readiness("loading the model")
+    readiness.set(None)
+    checkpoint = f"{stack['HDFS_URI']}{hdfs_dir}/ckpt"
+    watch = DependencyWatch(
+        {
+            "Kafka": kafka_probe({"bootstrap.servers": stack["KAFKA_BOOTSTRAP_SERVERS"]}),
+            "the checkpoint store": checkpoint_probe(spark, checkpoint),
+        },
+        readiness,
+    )
+    assert watch.check() == {}
+    hdfs = Hdfs(stack_config)
+    try:
+        hdfs.stop()
+        failures = watch.check()
+        assert list(failures) == ["the checkpoint store"]
+        assert (
+            readiness.reason
+            == f"the checkpoint store unreachable ({failures['the checkpoint store']})"
+        )
+    finally:
+        hdfs.start()
+        assert wait_for(hdfs.health, 120) is None, "HDFS did not come back"
+    assert watch.check() == {}
+    assert readiness.reason is None
+    print(f"\nwhile HDFS was down: {failures}")
