@@ -311,7 +311,7 @@ class ServePod:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as error:
-            return error.code, ""
+            return error.code, error.read().decode()
         except OSError:
             return 0, ""
 
@@ -329,6 +329,17 @@ class ServePod:
             assert time.monotonic() < deadline, f"{self.name}: {metric} < {at_least}\n{self.tail()}"
             time.sleep(0.5)
 
+    def wait_until_ready(self, ready: bool, timeout_s: float = WAIT_S) -> str:
+        """Polls /readyz until it answers 200 (ready) or 503 (not); the answer's text."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            status, text = self.get("/readyz")
+            if status == (200 if ready else 503):
+                return text.strip()
+            assert self.process.poll() is None, f"{self.name} exited:\n{self.tail()}"
+            assert time.monotonic() < deadline, f"{self.name}: /readyz {status}\n{self.tail()}"
+            time.sleep(0.2)
+
     def tail(self) -> str:
         return "\n".join(self.log.read_text().splitlines()[-30:])
 
@@ -336,6 +347,29 @@ class ServePod:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(30)
+
+
+def create_lease(k8s_api: Any, namespace: str, name: str = "cars-scorer") -> str:
+    from kubernetes import client
+
+    client.CoordinationV1Api(k8s_api).create_namespaced_lease(
+        namespace, client.V1Lease(metadata=client.V1ObjectMeta(name=name))
+    )
+    return name
+
+
+def pod_env(
+    stack: dict[str, str], model: ModelIdentity, topics: tuple[str, str, str], hdfs_dir: str,
+    lease: str, namespace: str,
+) -> dict[str, str]:  # fmt: skip
+    """A serving pod's environment: `topics` (requests, predictions, dead letters), its
+    checkpoint on HDFS, a transactional id of its own."""
+    config = config_for(stack, model, *topics, f"{stack['HDFS_URI']}{hdfs_dir}/ckpt",
+                        f"test-{uuid.uuid4().hex[:8]}", lease)  # fmt: skip
+    spark_conf = {"spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1",
+                  "spark.driver.memory": "768m"}  # fmt: skip
+    return {**config.to_env(), "CONTINUUM_SPARK_CONF": json.dumps(spark_conf),
+            POD_NAMESPACE_ENV: namespace}  # fmt: skip
 
 
 @pytest.mark.timeout(1800)  # three JVMs on a small machine: the pytest, pod A and pod B
@@ -351,23 +385,14 @@ def test_a_handoff_under_a_steady_stream_answers_every_request_once(
 
     bootstrap = stack["KAFKA_BOOTSTRAP_SERVERS"]
     requests, predictions, dead = new_topic(1), new_topic(1), new_topic(1)
-    lease = "cars-scorer"
-    client.CoordinationV1Api(k8s_api).create_namespaced_lease(
-        namespace, client.V1Lease(metadata=client.V1ObjectMeta(name=lease))
-    )
+    lease = create_lease(k8s_api, namespace)
     mlflow.set_tracking_uri(stack["MLFLOW_TRACKING_URI"])
     v1 = model_identity
     registry = mlflow.MlflowClient()
     first = registry.get_model_version(v1.name, v1.version)
     second = registry.create_model_version(v1.name, first.source, run_id=first.run_id)
     v2 = ModelIdentity(v1.name, second.version)
-    base = config_for(stack, v1, requests, predictions, dead,
-                      f"{stack['HDFS_URI']}{hdfs_dir}/ckpt", f"test-{uuid.uuid4().hex[:8]}",
-                      lease)  # fmt: skip
-    spark_conf = {"spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1",
-                  "spark.driver.memory": "768m"}  # fmt: skip
-    env = {**base.to_env(), "CONTINUUM_SPARK_CONF": json.dumps(spark_conf),
-           POD_NAMESPACE_ENV: namespace}  # fmt: skip
+    env = pod_env(stack, v1, (requests, predictions, dead), hdfs_dir, lease, namespace)
     pods: list[ServePod] = []
     stream = SteadyRequests(bootstrap, requests, listings.to_dict("records"), rate=100)
     try:
@@ -493,3 +518,99 @@ def test_live_metrics_equal_a_direct_computation(stack, spark, new_topic, tmp_pa
     published = read_committed(bootstrap, metrics_topic, len(windows))
     assert {m.key() for m in published} >= {f"{v}/{s}".encode() for s, v in expected}
     print(f"\n{len(expected)} windows of live metrics, {len(pairs)} predictions with feedback")
+
+
+@pytest.mark.timeout(1200)
+def test_a_kafka_broker_restart_mid_stream_loses_and_doubles_nothing(
+    stack, stack_config, k8s_api, namespace, new_topic, hdfs_dir, listings, model_identity,
+    tmp_path,
+) -> None:  # fmt: skip
+    """A scoring pod under a steady stream; the stack's Kafka broker is stopped and started
+    again. /readyz goes false while the broker is away (observed) and true once it is back, the
+    stream resumes, and every request has exactly one committed prediction."""
+    from localstack.components import Kafka
+    from localstack.process import wait_for
+
+    bootstrap = stack["KAFKA_BOOTSTRAP_SERVERS"]
+    requests, predictions, dead = new_topic(2), new_topic(1), new_topic(1)
+    lease = create_lease(k8s_api, namespace)
+    env = pod_env(stack, model_identity, (requests, predictions, dead), hdfs_dir, lease,
+                  namespace)  # fmt: skip
+    kafka = Kafka(stack_config)
+    stream = SteadyRequests(bootstrap, requests, listings.to_dict("records"), rate=100)
+    pod = ServePod("pod-a", env, tmp_path / "pod-a.log")
+    answered = "continuum_serving_predictions_total"
+    try:
+        pod.wait_for("continuum_serving_lease_held", 1)
+        assert pod.wait_until_ready(True) == "ready"
+        stream.start()
+        pod.wait_for(answered, 200)
+        kafka.stop()
+        stopped = time.monotonic()
+        unready = pod.wait_until_ready(False)
+        kafka.start()
+        assert wait_for(kafka.health, 120) is None, "the broker did not come back"
+        pod.wait_until_ready(True)
+        outage_s = time.monotonic() - stopped
+        resumed_at = pod.metric(answered)
+        pod.wait_for(answered, resumed_at + 200)
+        stream.halt.set()
+        stream.join(120)
+        messages = read_committed(bootstrap, predictions, len(stream.sent), settle_s=5)
+        pod.process.send_signal(signal.SIGTERM)
+        assert pod.process.wait(WAIT_S) == 0, pod.tail()
+    finally:
+        stream.halt.set()
+        if kafka.health() is not None:  # never leave the stack without its broker
+            kafka.start()
+            wait_for(kafka.health, 120)
+        pod.stop()
+
+    reckoning = reckon(stream.sent, messages)
+    print(f"\nbroker restart: {reckoning}; ready again {outage_s:.0f} s after the broker stopped "
+          f"(while away: {unready!r})")  # fmt: skip
+    assert (len(reckoning.lost), len(reckoning.duplicated)) == (0, 0), reckoning
+    assert unready.startswith("not ready: Kafka") and "unreachable" in unready
+
+
+@pytest.mark.timeout(600)
+def test_the_outage_watch_names_the_checkpoint_store_while_hdfs_is_down(
+    stack, stack_config, spark, hdfs_dir
+) -> None:
+    """The pod's probes against the stack: both services answer; with HDFS stopped exactly the
+    checkpoint store is unreachable and /readyz's reason names it; with HDFS back, none is."""
+    from continuum_workloads.serving.dependencies import (
+        DependencyWatch,
+        checkpoint_probe,
+        kafka_probe,
+    )
+    from continuum_workloads.serving.probes import Readiness
+    from localstack.components import Hdfs
+    from localstack.process import wait_for
+
+    readiness = Readiness("loading the model")
+    readiness.set(None)
+    checkpoint = f"{stack['HDFS_URI']}{hdfs_dir}/ckpt"
+    watch = DependencyWatch(
+        {
+            "Kafka": kafka_probe({"bootstrap.servers": stack["KAFKA_BOOTSTRAP_SERVERS"]}),
+            "the checkpoint store": checkpoint_probe(spark, checkpoint),
+        },
+        readiness,
+    )
+    assert watch.check() == {}
+    hdfs = Hdfs(stack_config)
+    try:
+        hdfs.stop()
+        failures = watch.check()
+        assert list(failures) == ["the checkpoint store"]
+        assert (
+            readiness.reason
+            == f"the checkpoint store unreachable ({failures['the checkpoint store']})"
+        )
+    finally:
+        hdfs.start()
+        assert wait_for(hdfs.health, 120) is None, "HDFS did not come back"
+    assert watch.check() == {}
+    assert readiness.reason is None
+    print(f"\nwhile HDFS was down: {failures}")

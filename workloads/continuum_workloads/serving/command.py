@@ -10,6 +10,7 @@ Lease, it stops at once and exits 1, for Kubernetes to restart it as a waiting p
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
 import signal
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
     from continuum_workloads.serving.lease import HandoffLease
     from continuum_workloads.serving.model import ListingModel
+    from continuum_workloads.serving.scorer import BatchScorer
     from continuum_workloads.serving.telemetry import ServingMetrics
 
 log = logging.getLogger("continuum.serving")
@@ -61,15 +63,24 @@ def kafka_client_config(config: ServingConfig) -> dict[str, str]:
     return properties
 
 
-def _retrying(what: str, stop: threading.Event, attempt: Callable[[], T]) -> T | None:
+def _retrying(
+    what: str,
+    stop: threading.Event,
+    attempt: Callable[[], T],
+    on_failure: Callable[[str], None] | None = None,
+) -> T | None:
     """Runs `attempt` until it succeeds (its result) or `stop` is set (None), with growing
-    pauses between tries."""
+    pauses between tries; `on_failure` hears why each try failed."""
+    from continuum_workloads.serving.dependencies import summary
+
     for tries in range(sys.maxsize):
         try:
             return attempt()
         except Exception as error:  # every failure is logged and retried; stop ends it
             pause = RETRY_S[min(tries, len(RETRY_S) - 1)]
-            log.warning("%s failed (%s); retrying in %d s", what, error, pause)
+            log.warning("%s failed (%s); retrying in %d s", what, summary(error), pause)
+            if on_failure is not None:
+                on_failure(f"{what} failed: {summary(error)}")
             if stop.wait(pause):
                 return None
     return None
@@ -86,6 +97,8 @@ def serve_from_env(environ: Mapping[str, str]) -> int:
     except (ValueError, KeyError) as error:
         print(f"continuum serve: invalid environment: {error}", file=sys.stderr)
         return 2
+    # `kill -USR1`: where each thread is, on the process's own stderr (the pod's log).
+    faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
     if config.mode != ServingMode.EXACTLY_ONCE:
         log.warning(
             "mode %s is not implemented in this version; scoring in micro-batches, exactly once",
@@ -104,6 +117,7 @@ class Server:
         self.identity = ModelIdentity(config.model_name, config.model_version)
         self.metrics = ServingMetrics(self.identity)
         self.readiness = Readiness("loading the model")
+        self.metrics.ready.set_function(lambda: float(self.readiness.reason is None))
         self.stop = threading.Event()
 
     def _on_sigterm(self, signum: int, _frame: object) -> None:
@@ -113,6 +127,11 @@ class Server:
     def run(self) -> int:
         from kubernetes import config as kube_config
 
+        from continuum_workloads.serving.dependencies import (
+            DependencyWatch,
+            checkpoint_probe,
+            kafka_probe,
+        )
         from continuum_workloads.serving.lease import HandoffLease
         from continuum_workloads.serving.model import ListingModel, ModelLoadError
         from continuum_workloads.serving.probes import serve_probes
@@ -123,12 +142,14 @@ class Server:
         probes = serve_probes(self.config.http_port, self.readiness, self.metrics.registry)
         spark = build_session(self.config.spark_conf, f"continuum-serve-{self.pod}")
         spark.sparkContext.setLogLevel("WARN")
+        watch: DependencyWatch | None = None
         try:
             try:
                 model = _retrying(
                     f"loading {self.config.model_uri}",
                     self.stop,
                     lambda: ListingModel.load(spark, self.identity),
+                    self.readiness.set,
                 )
                 if model is None:
                     return 0
@@ -139,8 +160,17 @@ class Server:
                 return 1
             log.info("model %s warmed up (a test listing: %.2f)", self.config.model_uri, price)
             self.readiness.set(None)
-            self.metrics.ready.set(1)
-
+            watch = DependencyWatch(
+                {
+                    f"Kafka ({self.config.kafka_bootstrap_servers})": kafka_probe(
+                        kafka_client_config(self.config)
+                    ),
+                    f"the checkpoint store ({self.config.checkpoint_uri})": checkpoint_probe(
+                        spark, self.config.checkpoint_uri
+                    ),
+                },
+                self.readiness,
+            ).start()
             try:
                 kube_config.load_incluster_config()
             except kube_config.ConfigException:
@@ -160,56 +190,77 @@ class Server:
                 self.metrics.lease_held.set(0)
                 lease.release()
         finally:
+            if watch is not None:
+                watch.stop()
             probes.shutdown()
             spark.stop()
 
     def _hold(self, spark: SparkSession, model: ListingModel, lease: HandoffLease) -> int:
-        """Runs the scoring query while this pod holds the Lease, restarting it after failures
-        (a broker or HDFS outage); 0 after a graceful stop, 1 when fenced or the Lease is lost."""
-        from pyspark.errors import StreamingQueryException
-
+        """Runs the scoring query while this pod holds the Lease; 0 after a graceful stop, 1 when
+        fenced or the Lease is lost. A failed run (Kafka or the checkpoint store unreachable)
+        is restarted with growing pauses, each run with a producer that takes the
+        transactional.id over afresh: its `init_transactions` aborts whatever the failed run
+        left open, and the committed offsets say where to go on, so nothing is lost or doubled."""
+        from continuum_workloads.serving.dependencies import summary
         from continuum_workloads.serving.scorer import BatchScorer, start_scoring
         from continuum_workloads.serving.transactions import TransactionalWriter
 
         client_config = kafka_client_config(self.config)
-        writer = TransactionalWriter(
-            client_config,
-            self.config.transactional_id,
-            self.config.consumer_group or self.config.transactional_id,
-            self.config.requests_topic,
-        )
-        if _retrying("taking the transactional id over", self.stop, writer.open) is None:
-            return 0
-        scorer = BatchScorer(model, writer, self.config, on_batch=self.metrics.observe)
         live = LiveMetrics(spark, self.config, client_config, self.metrics)
         failures = 0
         try:
             while not self.stop.is_set():
-                query = start_scoring(spark, self.config, client_config, scorer)
-                log.info("scoring %s with %s", self.config.requests_topic, self.config.model_uri)
+                writer = TransactionalWriter(
+                    client_config,
+                    self.config.transactional_id,
+                    self.config.consumer_group or self.config.transactional_id,
+                    self.config.requests_topic,
+                )
+                if _retrying("taking the transactional id over", self.stop, writer.open) is None:
+                    writer.discard()
+                    return 0
+                scorer = BatchScorer(model, writer, self.config, on_batch=self.metrics.observe)
+                query: StreamingQuery | None = None
                 try:
-                    while not (self.stop.is_set() or lease.lost.is_set()):
-                        if scorer.fenced.is_set() or query.awaitTermination(1):
-                            break
-                        live.check()
-                except StreamingQueryException as error:
-                    failures += 1
+                    query = start_scoring(spark, self.config, client_config, scorer)
+                    log.info("scoring %s with %s", self.config.requests_topic,
+                             self.config.model_uri)  # fmt: skip
+                    code = self._watch(query, scorer, lease, live)
+                except Exception as error:  # the query failed or could not start
+                    writer.discard()
                     if scorer.fenced.is_set():
                         return 1
+                    progressed = query is not None and query.lastProgress is not None
+                    failures = 1 if progressed else failures + 1
                     pause = RETRY_S[min(failures - 1, len(RETRY_S) - 1)]
-                    log.error("the scoring query failed (%s); restarting in %d s",
-                              str(error).splitlines()[0], pause)  # fmt: skip
+                    log.error("the scoring query failed (%s); restarting it in %d s",
+                              summary(error), pause)  # fmt: skip
                     self.stop.wait(pause)
                     continue
-                if lease.lost.is_set() or scorer.fenced.is_set():
-                    query.stop()
-                    log.error("no longer the holder: stopped scoring")
-                    return 1
-                _stop_between_batches(query)
+                writer.close()
+                if code is not None:
+                    return code
             return 0
         finally:
             live.stop()
-            writer.close()
+
+    def _watch(
+        self, query: StreamingQuery, scorer: BatchScorer, lease: HandoffLease, live: LiveMetrics
+    ) -> int | None:
+        """Waits for SIGTERM (then stops between batches: 0), the loss of the Lease or a fence
+        (stops at once: 1), or the query's end (None; a failure raises)."""
+        while not (self.stop.is_set() or lease.lost.is_set()):
+            if scorer.fenced.is_set() or query.awaitTermination(1):
+                break
+            live.check()
+        if lease.lost.is_set() or scorer.fenced.is_set():
+            query.stop()
+            log.error("no longer the holder: stopped scoring")
+            return 1
+        if not self.stop.is_set():
+            return None
+        _stop_between_batches(query)
+        return 0
 
 
 class LiveMetrics:

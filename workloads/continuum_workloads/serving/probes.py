@@ -11,20 +11,26 @@ from continuum_workloads.contract import HEALTHZ_PATH, METRICS_PATH, READYZ_PATH
 
 
 class Readiness:
-    """Why the pod is not ready yet, or None once it is."""
+    """Why the pod is not ready, or None once it is. Each part of the pod (the model, the
+    services it needs) states its own reason; the pod is ready when no part has one."""
+
+    MODEL = "model"
 
     def __init__(self, reason: str) -> None:
         self._lock = threading.Lock()
-        self._reason: str | None = reason
+        self._reasons: dict[str, str] = {self.MODEL: reason}
 
-    def set(self, reason: str | None) -> None:
+    def set(self, reason: str | None, part: str = MODEL) -> None:
         with self._lock:
-            self._reason = reason
+            if reason is None:
+                self._reasons.pop(part, None)
+            else:
+                self._reasons[part] = reason
 
     @property
     def reason(self) -> str | None:
         with self._lock:
-            return self._reason
+            return "; ".join(self._reasons.values()) or None
 
 
 def serve_probes(

@@ -10,12 +10,21 @@ Why it holds:
 - Zombie: the transactional.id is fixed per ServingDeployment, so a new holder's
   `init_transactions` bumps the producer epoch and the broker refuses the old holder's late
   writes and commit (`Fenced`); that process must stop.
+- Outage: a transaction whose brokers do not answer within its deadline is given up
+  (`TransactionAborted`) and its producer with it: librdkafka's `send_offsets_to_transaction`
+  can block past its own timeout when the group coordinator goes away (confluentinc/librdkafka
+  #5456, seen here when the broker restarts), so the calls run in a thread of their own. The
+  next writer's `init_transactions` aborts what the stuck one left open; if the stuck one
+  commits first after all, its offsets make the replayed batch skip those records.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
@@ -40,6 +49,24 @@ def _is_fatal(error: KafkaException) -> bool:
     )
 
 
+def within_deadline(deadline_s: float, call: Callable[[], int]) -> int:
+    """`call()`'s result, run in a daemon thread, or TimeoutError after `deadline_s` (the thread
+    is left behind, blocked where it is)."""
+    outcome: Future[int] = Future()
+
+    def run() -> None:
+        try:
+            outcome.set_result(call())
+        except BaseException as error:  # handed over to the waiting caller as is
+            outcome.set_exception(error)
+
+    threading.Thread(target=run, name="kafka-transaction", daemon=True).start()
+    try:
+        return outcome.result(timeout=deadline_s)
+    except FutureTimeout:
+        raise TimeoutError(f"no answer from the brokers within {deadline_s:.0f} s") from None
+
+
 class TransactionalWriter:
     """One transactional producer and the requests' consumer group, for one source topic."""
 
@@ -49,10 +76,12 @@ class TransactionalWriter:
         transactional_id: str,
         consumer_group: str,
         source_topic: str,
-        timeout_s: float = 60.0,
+        timeout_s: float = 30.0,
     ) -> None:
         self.source_topic = source_topic
         self.timeout_s = timeout_s
+        self.stuck = False
+        """Set once a transaction blocked past its deadline: this writer must be discarded."""
         self._producer = Producer(
             {
                 **client_config,
@@ -92,7 +121,17 @@ class TransactionalWriter:
 
     def commit(self, records: Iterable[OutgoingRecord], offsets: Mapping[int, int]) -> int:
         """Writes `records` and commits `offsets` for the source topic in one transaction;
-        returns how many records it wrote. Raises Fenced or TransactionAborted."""
+        returns how many records it wrote. Raises Fenced or TransactionAborted (also when the
+        brokers do not answer within twice `timeout_s`; the writer is `stuck` then)."""
+        if self.stuck:
+            raise TransactionAborted("this writer's last transaction is stuck; open a new one")
+        try:
+            return within_deadline(2 * self.timeout_s, lambda: self._commit(records, offsets))
+        except TimeoutError as error:
+            self.stuck = True
+            raise TransactionAborted(f"{error}; the transaction is given up") from error
+
+    def _commit(self, records: Iterable[OutgoingRecord], offsets: Mapping[int, int]) -> int:
         written = 0
         try:
             self._producer.begin_transaction()
@@ -133,3 +172,9 @@ class TransactionalWriter:
     def close(self) -> None:
         self._offsets.close()
         self._producer.flush(self.timeout_s)
+
+    def discard(self) -> None:
+        """Drops this writer after a failure without waiting for the brokers: an open
+        transaction is left to the next `open` of the transactional.id, which aborts it."""
+        self._producer.purge()
+        self._offsets.close()
