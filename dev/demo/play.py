@@ -165,7 +165,9 @@ class Demo:
                         run.get("failure") or "",
                         f"v{run['modelVersion']}" if run.get("modelVersion") else "",
                         decision or "",
-                        (run.get("message") or "")[:120] if run.get("state") == "Failed" else "",
+                        " ".join((run.get("message") or "").split())[:200]
+                        if run.get("state") == "Failed"
+                        else "",
                     )
                     if part
                 )
