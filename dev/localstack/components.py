@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
-from localstack.config import DEV_DIR, HOST, StackConfig
+from localstack.config import DEV_DIR, StackConfig
 from localstack.errors import StackError
 from localstack.process import pid_of, port_in_use, start_detached, stop_pid_file
 
@@ -73,9 +73,9 @@ class Component(ABC):
     def check_ports_free(self) -> None:
         for port_name in self.port_names:
             port = self.config.ports[port_name]
-            if port_in_use(port):
+            if host := port_in_use(port, self.config.service_host):
                 raise StackError(
-                    f"{self.name}: port {port} on {HOST} is already in use; stop what holds it or "
+                    f"{self.name}: port {port} on {host} is already in use; stop what holds it or "
                     f"choose another with CONTINUUM_{port_name}_PORT"
                 )
 
@@ -158,13 +158,13 @@ class Kafka(ProcessComponent):
 
     def prepare(self) -> None:
         broker, controller = self.config.ports["KAFKA"], self.config.ports["KAFKA_CONTROLLER"]
-        data = self.home / "data"
+        host, data = self.config.service_host, self.home / "data"
         settings = {
             "process.roles": "broker,controller",
             "node.id": "1",
-            "controller.quorum.voters": f"1@{HOST}:{controller}",
-            "listeners": f"PLAINTEXT://{HOST}:{broker},CONTROLLER://{HOST}:{controller}",
-            "advertised.listeners": f"PLAINTEXT://{HOST}:{broker}",
+            "controller.quorum.voters": f"1@{host}:{controller}",
+            "listeners": f"PLAINTEXT://{host}:{broker},CONTROLLER://{host}:{controller}",
+            "advertised.listeners": f"PLAINTEXT://{host}:{broker}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
@@ -213,13 +213,11 @@ class Kafka(ProcessComponent):
     def health(self) -> str | None:
         if not self.running():
             return "not running"
-        if not port_in_use(self.config.ports["KAFKA"]):
+        if not port_in_use(self.config.ports["KAFKA"], self.config.service_host):
             return "the broker does not listen yet"
         from confluent_kafka.admin import AdminClient
 
-        admin = AdminClient(
-            {"bootstrap.servers": f"{HOST}:{self.config.ports['KAFKA']}", "log_level": 0}
-        )
+        admin = AdminClient({"bootstrap.servers": self.config.kafka_bootstrap, "log_level": 0})
         try:
             metadata = admin.list_topics(timeout=3)
         except Exception as error:  # a broker still starting answers with varied errors
@@ -245,7 +243,7 @@ class Hdfs(ProcessComponent):
         return ["namenode", "datanode"]
 
     def prepare(self) -> None:
-        conf, ports = self.home / "conf", self.config.ports
+        conf, ports, host = self.home / "conf", self.config.ports, self.config.service_host
         conf.mkdir(parents=True, exist_ok=True)
         core = {"fs.defaultFS": self.config.url("HDFS_NAMENODE", scheme="hdfs")}
         hdfs = {
@@ -253,11 +251,12 @@ class Hdfs(ProcessComponent):
             "dfs.namenode.name.dir": f"file://{self.home / 'name'}",
             "dfs.datanode.data.dir": f"file://{self.home / 'data'}",
             "dfs.permissions.enabled": "false",
-            "dfs.namenode.http-address": f"{HOST}:{ports['HDFS_NAMENODE_HTTP']}",
-            "dfs.datanode.address": f"{HOST}:{ports['HDFS_DATANODE']}",
-            "dfs.datanode.http.address": f"{HOST}:{ports['HDFS_DATANODE_HTTP']}",
-            "dfs.datanode.ipc.address": f"{HOST}:{ports['HDFS_DATANODE_IPC']}",
-            "dfs.datanode.hostname": "localhost",
+            "dfs.namenode.http-address": f"{host}:{ports['HDFS_NAMENODE_HTTP']}",
+            "dfs.datanode.address": f"{host}:{ports['HDFS_DATANODE']}",
+            "dfs.datanode.http.address": f"{host}:{ports['HDFS_DATANODE_HTTP']}",
+            "dfs.datanode.ipc.address": f"{host}:{ports['HDFS_DATANODE_IPC']}",
+            # What the NameNode hands clients (WebHDFS redirects, block reads) for the DataNode.
+            "dfs.datanode.hostname": host,
             "dfs.namenode.datanode.registration.ip-hostname-check": "false",
             "dfs.namenode.safemode.extension": "0",
         }
@@ -367,9 +366,12 @@ class Mlflow(ProcessComponent):
             "mlflow",
             "server",
             "--host",
-            HOST,
+            self.config.service_host,
             "--port",
             str(self.config.ports["MLFLOW"]),
+            # The default (localhost and private ranges) need not cover the node's address.
+            "--allowed-hosts",
+            f"{self.config.service_host}:{self.config.ports['MLFLOW']},localhost",
             "--workers",
             "1",
             "--backend-store-uri",

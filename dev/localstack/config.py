@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from localstack.errors import StackError
 
 DEV_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = DEV_DIR.parent
@@ -78,6 +83,36 @@ def read_switch(environ: dict[str, str] | os._Environ[str], variable: str, defau
     raise ValueError(f"{variable}={raw!r} is neither 1 nor 0")
 
 
+def node_ip(environ: Mapping[str, str] = os.environ) -> str:
+    """The host's address on its default route: the node's InternalIP (kubelet listens on it)."""
+    override = environ.get("CONTINUUM_NODE_IP")
+    if override:
+        return override
+    routes = json.loads(
+        subprocess.run(
+            ["ip", "-j", "-4", "route", "show", "default"], capture_output=True, text=True
+        ).stdout
+        or "[]"
+    )
+    for route in routes:
+        addresses = json.loads(
+            subprocess.run(
+                ["ip", "-j", "-4", "addr", "show", "dev", route["dev"]],
+                capture_output=True,
+                text=True,
+            ).stdout
+            or "[]"
+        )
+        for link in addresses:
+            for info in link.get("addr_info", []):
+                if info.get("scope") == "global":
+                    return info["local"]
+    raise StackError(
+        "node: the host has no IPv4 address on a default route for the node; "
+        "set CONTINUUM_NODE_IP to one of its addresses"
+    )
+
+
 @dataclass(frozen=True)
 class StackConfig:
     """Everything a component needs to know about its place in the stack."""
@@ -88,19 +123,28 @@ class StackConfig:
     versions: dict[str, str] = field(default_factory=read_versions)
     # A real node (kubelet + containerd) beside kwok's fake nodes; off: fake nodes only.
     real_node: bool = True
+    # Where Kafka, HDFS and MLflow listen and what they advertise: the node's address when pods
+    # run on a real node (they reach the host there), loopback otherwise.
+    service_host: str = HOST
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | os._Environ[str] = os.environ) -> StackConfig:
         cache_home = Path(environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+        real_node = read_switch(environ, "CONTINUUM_REAL_NODE", default=True)
         return cls(
             stack_dir=Path(environ.get("CONTINUUM_STACK_DIR", REPO_DIR / ".stack")).resolve(),
             cache_dir=Path(environ.get("CONTINUUM_CACHE", cache_home / "continuum")).resolve(),
             ports=read_ports(environ),
-            real_node=read_switch(environ, "CONTINUUM_REAL_NODE", default=True),
+            real_node=real_node,
+            service_host=node_ip(environ) if real_node else HOST,
         )
 
     def url(self, port_name: str, scheme: str = "http") -> str:
-        return f"{scheme}://{HOST}:{self.ports[port_name]}"
+        return f"{scheme}://{self.service_host}:{self.ports[port_name]}"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.service_host}:{self.ports['KAFKA']}"
 
     @property
     def kube_bin_dir(self) -> Path:
@@ -139,7 +183,7 @@ class StackConfig:
         return {
             "KUBECONFIG": str(self.kubeconfig),
             "MLFLOW_TRACKING_URI": self.url("MLFLOW"),
-            "KAFKA_BOOTSTRAP_SERVERS": f"{HOST}:{self.ports['KAFKA']}",
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             "HDFS_URI": self.url("HDFS_NAMENODE", scheme="hdfs"),
             "WEBHDFS_URI": self.url("HDFS_NAMENODE_HTTP"),
             "CONTINUUM_SPARK_JARS": ",".join(str(p) for p in self.spark_jars),

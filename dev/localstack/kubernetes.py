@@ -21,6 +21,9 @@ from localstack.config import CLUSTER_NAME, HOST
 from localstack.errors import StackError
 from localstack.process import pid_of, stop_pid
 
+# The `kubernetes` Service's ClusterIP (first of the API server's default service range): pods'
+# in-cluster clients dial it, so the API server's certificate must name it.
+KUBERNETES_SERVICE_IP = "10.0.0.1"
 FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node=fake"
 FAKE_NODE_TAINT = "kwok.x-k8s.io/node=fake:NoSchedule"
 # Annotations that put every pod of a namespace on kwok's fake nodes (Ready at once, nothing
@@ -100,9 +103,12 @@ class Kubernetes(Component):
             f"  etcdBinary: {bin_dir / 'etcd'}\n"
             f"  etcdctlBinary: {bin_dir / 'etcdctl'}\n"
             f"  kwokControllerBinary: {bin_dir / 'kwok'}\n"
-            f"  etcdPeerPort: {ports['ETCD_PEER']}\n" + self._components_patches()
+            f"  etcdPeerPort: {ports['ETCD_PEER']}\n"
+            f"  kubeApiserverCertSANs: [{KUBERNETES_SERVICE_IP}, {self.config.service_host}]\n"
+            + self._components_patches()
         )
         if (self.cluster_dir / "kwok.yaml").exists():
+            self._check_certificate_serves_pods()
             self._run(
                 "-c",
                 str(self.home / "kwok.yaml"),
@@ -147,6 +153,11 @@ class Kubernetes(Component):
             # A namespace annotated with FAKE_NODES_ONLY keeps its pods on kwok's nodes.
             "enable-admission-plugins": "PodNodeSelector,PodTolerationRestriction",
         }
+        if self.config.real_node:
+            # Pods reach the API server through the `kubernetes` Service, whose endpoint is the
+            # advertised address: the node's, which the host serves and pods can route to.
+            apiserver["bind-address"] = "0.0.0.0"
+            apiserver["advertise-address"] = self.config.service_host
         kwok = {
             # By default kwok manages every node, the real one included: it would mark the real
             # node's pods Ready before their probes pass and heartbeat for a dead kubelet.
@@ -158,6 +169,24 @@ class Kubernetes(Component):
             lines.append(f"- name: {component}\n  extraArgs:\n")
             lines.extend(f"  - key: {key}\n    value: '{value}'\n" for key, value in args.items())
         return "".join(lines)
+
+    def _check_certificate_serves_pods(self) -> None:
+        """A cluster created before pods needed the API server lacks its Service IP: say so."""
+        if not self.config.real_node:
+            return
+        from cryptography import x509
+
+        pem = (self.config.kube_pki_dir / "admin.crt").read_bytes()
+        certificate = x509.load_pem_x509_certificate(pem)
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        addresses = {str(ip) for ip in names.get_values_for_type(x509.IPAddress)}
+        missing = {KUBERNETES_SERVICE_IP, self.config.service_host} - addresses
+        if missing:
+            raise StackError(
+                f"kubernetes: the cluster in {self.home} was created without "
+                f"{', '.join(sorted(missing))} in its API server certificate, so pods on the real "
+                "node cannot reach it; recreate it with `make stack-clean && make stack-up`"
+            )
 
     def _taint_fake_nodes(self) -> None:
         kubectl = str(self.config.kube_bin_dir / "kubectl")

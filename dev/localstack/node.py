@@ -20,7 +20,7 @@ from pathlib import Path
 
 from localstack import hoststate
 from localstack.components import Daemon, ProcessComponent
-from localstack.config import HOST, StackConfig
+from localstack.config import HOST, StackConfig, node_ip
 from localstack.errors import StackError
 from localstack.oci import static_binary_image
 from localstack.process import pid_of, stop_pid
@@ -37,36 +37,6 @@ STOP_PODS_TIMEOUT_S = 90.0
 
 def pause_image(config: StackConfig) -> str:
     return f"localhost/continuum/pause:{config.versions['KUBE_VERSION']}"
-
-
-def node_ip() -> str:
-    """The host's address on its default route: the node's InternalIP (kubelet listens on it)."""
-    override = os.environ.get("CONTINUUM_NODE_IP")
-    if override:
-        return override
-    routes = json.loads(
-        subprocess.run(
-            ["ip", "-j", "-4", "route", "show", "default"], capture_output=True, text=True
-        ).stdout
-        or "[]"
-    )
-    for route in routes:
-        addresses = json.loads(
-            subprocess.run(
-                ["ip", "-j", "-4", "addr", "show", "dev", route["dev"]],
-                capture_output=True,
-                text=True,
-            ).stdout
-            or "[]"
-        )
-        for link in addresses:
-            for info in link.get("addr_info", []):
-                if info.get("scope") == "global":
-                    return info["local"]
-    raise StackError(
-        "node: the host has no IPv4 address on a default route for the node; "
-        "set CONTINUUM_NODE_IP to one of its addresses"
-    )
 
 
 def missing_prerequisites() -> list[str]:

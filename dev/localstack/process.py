@@ -75,14 +75,16 @@ def stop_pid_file(pid_file: Path) -> bool:
     return pid is not None
 
 
-def port_in_use(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((HOST, port))
-        except OSError:
-            return True
-    return False
+def port_in_use(port: int, service_host: str = HOST) -> str | None:
+    """The address (loopback or the stack's service host) on which `port` is taken, or None."""
+    for host in dict.fromkeys((HOST, service_host)):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError:
+                return host
+    return None
 
 
 def wait_for(check: Callable[[], str | None], timeout: float, interval: float = 0.5) -> str | None:

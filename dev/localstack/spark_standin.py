@@ -63,6 +63,9 @@ def spark_submit_command(
         "spark.ui.enabled": "false",
         "spark.driver.host": "127.0.0.1",
         "spark.driver.bindAddress": "127.0.0.1",
+        # Local mode, one process: no locality to wait for (a task held back for the DataNode's
+        # host may never be re-offered).
+        "spark.locality.wait": "0",
         **spec.get("sparkConf", {}),
     }
     hadoop = {f"spark.hadoop.{k}": v for k, v in spec.get("hadoopConf", {}).items()}

@@ -1,6 +1,6 @@
 """Fixtures shared by the integration tests that run the operator: the continuum.ml CRDs applied,
 the operator's deployed identity (manifests/base/rbac.yaml, not the stack's admin), and the operator
-itself as a `continuum operator` subprocess."""
+itself as a `continuum operator` subprocess; and the project's images on the real node."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from continuum_operator.core import api
-from localstack.config import REPO_DIR
+from localstack.config import REPO_DIR, StackConfig
 from localstack.harness import Operator, kubectl, operator_identity, wait_until_established
+from localstack.images import IMAGES, build_and_load, project_version
 
 
 @pytest.fixture(scope="session")
@@ -59,3 +60,12 @@ def start_operator(
     yield start
     for operator in started:
         operator.stop()
+
+
+@pytest.fixture(scope="session")
+def images(stack: dict[str, str], stack_config: StackConfig) -> dict[str, str]:
+    """The project's images, built if their inputs changed and loaded into the real node."""
+    if not stack_config.real_node:
+        pytest.fail("these tests need the real node: unset CONTINUUM_REAL_NODE=0")
+    build_and_load(stack_config)
+    return {image.name: image.tag(project_version()) for image in IMAGES}

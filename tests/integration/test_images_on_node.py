@@ -7,14 +7,11 @@ from __future__ import annotations
 import time
 import uuid
 
-import pytest
 from kubernetes import client
 
 from continuum_operator.training.spec import Training
 from continuum_workloads.contract import MLFLOW_RUN_ID_TAG
 from continuum_workloads.dataset.generator import write_csv
-from localstack.config import StackConfig
-from localstack.images import IMAGES, build_and_load, project_version
 
 # A local Spark session that resolves the `kafka` source from the image's jars (as a streaming
 # query does) and counts three rows: Java, pyspark, the connector, a writable /tmp, all as the
@@ -30,28 +27,18 @@ print("uid", os.getuid(), "rows", spark.range(3).count(), "kafka", kafka)
 """
 
 
-@pytest.fixture(scope="module")
-def images(stack: dict[str, str], stack_config: StackConfig) -> dict[str, str]:
-    if not stack_config.real_node:
-        pytest.fail("these tests need the real node: unset CONTINUUM_REAL_NODE=0")
-    build_and_load(stack_config)
-    return {image.name: image.tag(project_version()) for image in IMAGES}
-
-
 def run_to_completion(
     core: client.CoreV1Api,
     namespace: str,
     name: str,
     image: str,
     args: list[str],
-    host_network: bool = False,
 ) -> str:
     """Run the image's entry point with args in a pod; its log once it succeeded."""
     pod = client.V1Pod(
         metadata=client.V1ObjectMeta(name=name),
         spec=client.V1PodSpec(
             restart_policy="Never",
-            host_network=host_network,
             containers=[
                 client.V1Container(name="main", image=image, image_pull_policy="Never", args=args)
             ],
@@ -88,7 +75,7 @@ def test_the_workloads_image_runs_spark_with_the_kafka_connector(k8s_api, namesp
 def test_the_workloads_image_runs_the_training_job_on_a_tiny_batch(
     k8s_api, namespace, images, stack, hdfs_client, mlflow_client, tmp_path
 ):
-    # hostNetwork: the stack's HDFS and MLflow listen on the host's loopback only.
+    # A pod on the pod network: it reaches HDFS and MLflow on the node's address.
     listings = tmp_path / "cars.csv"
     write_csv(listings, 1500, seed=5)
     root = f"/test-image-job-{uuid.uuid4().hex[:8]}"
@@ -97,7 +84,10 @@ def test_the_workloads_image_runs_the_training_job_on_a_tiny_batch(
     model = f"image-job-{uuid.uuid4().hex[:8]}"
     job = Training.model_fields["main_application_file"].default.removeprefix("local://")
     arguments = [
-        "spark-submit", "--master", "local[2]", "--driver-memory", "1g", job,
+        "spark-submit", "--master", "local[2]", "--driver-memory", "1g",
+        # One process: no locality to wait for (local mode never re-offers a task held back
+        # for a node-local slot on the DataNode's address, so it would wait forever).
+        "--conf", "spark.locality.wait=0", job,
         "--run-id", "image-run", "--pipeline", "tests/image",
         "--data-uri", f"{stack['HDFS_URI']}{root}", "--batch", "batch-0001",
         "--mlflow-tracking-uri", stack["MLFLOW_TRACKING_URI"],
@@ -106,9 +96,7 @@ def test_the_workloads_image_runs_the_training_job_on_a_tiny_batch(
     ]  # fmt: skip
     core = client.CoreV1Api(k8s_api)
     try:
-        run_to_completion(
-            core, namespace, "training-job", images["workloads"], arguments, host_network=True
-        )
+        run_to_completion(core, namespace, "training-job", images["workloads"], arguments)
     finally:
         hdfs_client.delete(root, recursive=True)
     [version] = mlflow_client.search_model_versions(f"name='{model}'")

@@ -51,7 +51,15 @@ def test_stack_and_cache_directories_follow_the_environment(tmp_path: Path):
     assert config.stack_dir == tmp_path / "s"
     assert config.cache_dir == tmp_path / "c" / "continuum"
     assert config.kube_bin_dir.parent.parent == tmp_path / "c" / "continuum"
-    assert config.url("HDFS_NAMENODE", scheme="hdfs") == "hdfs://127.0.0.1:19000"
+
+
+def test_services_are_addressed_on_the_node_when_pods_must_reach_them():
+    on_node = StackConfig.from_env({"CONTINUUM_NODE_IP": "192.0.2.7"})
+    assert on_node.service_host == "192.0.2.7"
+    assert on_node.url("HDFS_NAMENODE", scheme="hdfs") == "hdfs://192.0.2.7:19000"
+    assert on_node.client_env()["KAFKA_BOOTSTRAP_SERVERS"] == "192.0.2.7:19092"
+    fake_only = StackConfig.from_env({"CONTINUUM_REAL_NODE": "0", "CONTINUUM_NODE_IP": "192.0.2.7"})
+    assert fake_only.url("MLFLOW") == "http://127.0.0.1:15000"
 
 
 def test_hadoop_configuration_is_written_as_property_elements():

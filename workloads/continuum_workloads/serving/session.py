@@ -20,6 +20,9 @@ SESSION_DEFAULTS = {
     # A micro-batch of requests is small: Spark's 200 default shuffle partitions would mostly be
     # empty tasks on every batch.
     "spark.sql.shuffle.partitions": "2",
+    # One process holds every task: a task held back for a "node-local" slot elsewhere (a
+    # DataNode's or Kafka consumer's host) would wait, and local mode may never re-offer it.
+    "spark.locality.wait": "0",
 }
 _DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
