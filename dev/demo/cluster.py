@@ -78,17 +78,15 @@ class Cluster:
         for future in self.kafka.create_topics(topics, operation_timeout=30).values():
             future.result(timeout=60)
 
-    def deploy(self, documents: list[dict[str, Any]], operator_pod: bool = True) -> None:
-        """Applies the operator (as a pod, unless `operator_pod` is false) and what it needs;
-        the pipeline and the scorer come later, with `apply_samples`, once the operator runs."""
+    def deploy(self, documents: list[dict[str, Any]]) -> None:
+        """Applies the operator (a pod) and what it needs; the pipeline and the scorer come
+        later, with `apply_samples`, once the operator runs."""
         definitions = render.by_kind(documents, "CustomResourceDefinition")
         kubectl("apply", "-f", "-", stdin=render.dump(definitions))
         for definition in definitions:
             kubectl("wait", "--for=condition=Established", "--timeout=60s",
                     f"crd/{definition['metadata']['name']}")  # fmt: skip
         later = {"CustomResourceDefinition", "TrainingPipeline", "ServingDeployment"}
-        if not operator_pod:
-            later.add("Deployment")
         now = (d for d in documents if d["kind"] not in later)
         kubectl("apply", "-f", "-", stdin=render.dump(now))
 

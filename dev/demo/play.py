@@ -97,16 +97,12 @@ class Demo:
         env: Mapping[str, str],
         console: Console,
         live: bool = True,
-        start_operator: Callable[[str], Any] | None = None,
     ) -> None:
-        """`start_operator(namespace)`, when given, runs the operator some other way than as
-        the overlay's pod (stacks without a real node); it returns what `stop()` stops."""
         self.scenario = scenario
         self.names = scenario.names
         self.env = env
         self.console = console
         self.live = live
-        self.start_operator = start_operator
         self.cluster = Cluster(self.names, env)
         self.picture = Picture(scenario)
         self.progress = Progress(
@@ -235,13 +231,8 @@ class Demo:
         documents = self.cluster.manifests(names.experiment(stamp))
         self.cluster.create_topics()
         task = self.step("deploying the operator")
-        operator = None
-        if self.start_operator is None:
-            self.cluster.deploy(documents)
-            self.wait(self.cluster.operator_ready, OPERATOR_TIMEOUT_S, "the operator pod Ready")
-        else:
-            self.cluster.deploy(documents, operator_pod=False)
-            operator = self.start_operator(names.namespace)
+        self.cluster.deploy(documents)
+        self.wait(self.cluster.operator_ready, OPERATOR_TIMEOUT_S, "the operator pod Ready")
         self.done(task, "operator running")
         self.say(f"operator running, watching namespace {names.namespace}")
         self.cluster.apply_samples(documents)
@@ -273,8 +264,6 @@ class Demo:
         self.refresh()
         self.answers.stop()
         self.done(task)
-        if operator is not None:
-            operator.stop()
         with self.answers.lock:
             reckoning = reckon(sent, self.answers.prediction_keys, self.answers.dead_letter_keys)
         return Outcome(
