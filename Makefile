@@ -7,8 +7,9 @@ OPERATOR_VENV := .venv-operator
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 STACK := PYTHONPATH=dev $(PY) -m localstack
+DEMO := PYTHONPATH=dev $(PY) -m demo
 
-.PHONY: help install lint test test-unit test-integration bench stack-fetch stack-up stack-down stack-status stack-env stack-clean images spark-jars
+.PHONY: help install lint test test-unit test-integration demo bench stack-fetch stack-up stack-down stack-status stack-env stack-clean images spark-jars
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -68,7 +69,12 @@ test-integration: stack-fetch images ## integration tests (start the stack when 
 	$(VENV)/bin/pytest -m integration
 
 test: lint stack-fetch images ## lint, then every test; starts the stack when needed, stops what it started
-	$(VENV)/bin/pytest -m "unit or integration"
+	$(VENV)/bin/pytest -m "unit or integration or e2e"
+
+# The demo's own entry point starts the stack and loads the images into its node; the images are
+# built first, here, since a first build prints its own progress for several minutes.
+demo: stack-fetch images ## the whole loop on the local stack, live (DEMO_ARGS=--keep: leave it running)
+	@$(DEMO) $(DEMO_ARGS)
 
 bench: stack-fetch ## benchmarks; JSON results under bench/results/
 	@for benchmark in $(filter-out %_harness.py,$(wildcard bench/*.py)); do echo "== $$benchmark"; PYTHONPATH=dev $(PY) $$benchmark || exit 1; done

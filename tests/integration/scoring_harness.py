@@ -37,6 +37,8 @@ from continuum_workloads.training.features import (
     number,
 )
 from continuum_workloads.training.tracking import register
+from demo.reckoning import Reckoning as AnswerCount
+from demo.reckoning import reckon as count_answers
 
 WAIT_S = 240
 
@@ -154,35 +156,38 @@ class SteadyRequests(threading.Thread):
 
 @dataclass(frozen=True)
 class Reckoning:
-    """Every request sent against the committed predictions read back."""
+    """Every request sent against the committed predictions read back: the demo's count of lost
+    and duplicated answers, and which model version answered each request."""
 
-    sent: int
-    predictions: int
-    lost: list[str]
-    duplicated: list[str]
+    answers: AnswerCount
     versions: list[str]  # the answering model version, in request order
     switches: int
     largest_latency_s: float
 
+    @property
+    def lost(self) -> tuple[str, ...]:
+        return self.answers.lost
+
+    @property
+    def duplicated(self) -> tuple[str, ...]:
+        return self.answers.duplicated
+
     def __str__(self) -> str:
         return (
-            f"{self.sent} requests, {self.predictions} predictions, lost {len(self.lost)}, "
-            f"duplicated {len(self.duplicated)}, version switches {self.switches} "
-            f"({self.versions[0]} → {self.versions[-1]}), "
+            f"{self.answers.sent} requests, {self.answers.predicted} answered once, "
+            f"lost {len(self.lost)}, duplicated {len(self.duplicated)}, version switches "
+            f"{self.switches} ({self.versions[0]} → {self.versions[-1]}), "
             f"largest latency {self.largest_latency_s:.1f} s"
         )
 
 
 def reckon(sent: list[str], messages: list[Any]) -> Reckoning:
     answers = {json.loads(m.value())["request_id"]: json.loads(m.value()) for m in messages}
-    counts = by_request_id(messages)
     versions = [answers[rid]["model_version"] for rid in sent if rid in answers]
     latency_ms = max(a["prediction_time_ms"] - a["request_time_ms"] for a in answers.values())
+    keys = [m.key().decode() for m in messages]
     return Reckoning(
-        sent=len(sent),
-        predictions=len(messages),
-        lost=[rid for rid in sent if rid not in counts],
-        duplicated=[rid for rid, n in counts.items() if n > 1],
+        answers=count_answers(sent, predictions=keys, dead_letters=()),
         versions=versions,
         switches=sum(1 for a, b in itertools.pairwise(versions) if a != b),
         largest_latency_s=latency_ms / 1e3,
