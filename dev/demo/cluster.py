@@ -7,7 +7,6 @@ from __future__ import annotations
 import getpass
 import json
 import subprocess
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +21,7 @@ from mlflow.exceptions import MlflowException
 from continuum_workloads.dataset.storage import WebHdfsStore
 from demo import render
 from demo.scenario import Names
+from localstack.harness import wait_for
 
 GROUP, VERSION = "continuum.ml", "v1alpha1"
 
@@ -37,17 +37,6 @@ def kubectl(*args: str, stdin: str | None = None, timeout: float = 120) -> str:
     if done.returncode != 0:
         raise DemoError(f"kubectl {' '.join(args)}: {done.stderr.strip()[:1500]}")
     return done.stdout
-
-
-def wait_for(predicate, timeout: float, what: str, every: float = 1.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise DemoError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
 
 
 class Cluster:
@@ -180,6 +169,8 @@ class Cluster:
                 lambda: not wanted & set(self.kafka.list_topics(timeout=30).topics),
                 timeout=60,
                 what="the demo's topics deleted",
+                every=1.0,
+                failure=DemoError,
             )
         groups = self.kafka.list_consumer_groups().result(timeout=30).valid
         if any(group.group_id == self.names.consumer_group for group in groups):

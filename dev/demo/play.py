@@ -23,6 +23,7 @@ from demo.reckoning import Reckoning, reckon
 from demo.scenario import BatchPlan, Scenario
 from demo.traffic import Traffic
 from demo.view import Picture, run_of
+from localstack.harness import wait_for
 
 OPERATOR_TIMEOUT_S = 300.0
 RUN_TIMEOUT_S = 1500.0
@@ -185,17 +186,14 @@ class Demo:
 
     def wait(self, predicate: Callable[[], Any], timeout: float, what: str) -> Any:
         """Refreshes the picture about once a second until `predicate()` is truthy."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def refreshed() -> Any:
             self.refresh()
             if self.traffic.error is not None:
                 raise DemoError(f"the traffic simulator failed: {self.traffic.error}")
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise DemoError(f"timed out after {timeout:.0f} s waiting for {what}")
-            time.sleep(1.0)
+            return predicate()
+
+        return wait_for(refreshed, timeout, what, every=1.0, failure=DemoError)
 
     def step(self, description: str) -> TaskID:
         return self.progress.add_task(description, total=None)

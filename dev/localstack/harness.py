@@ -42,16 +42,22 @@ def kubectl(
     return done
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
-    """The predicate's first truthy value, polled every 0.2 s."""
+def wait_for(
+    predicate: Callable[[], Any],
+    timeout: float = 30,
+    what: str = "condition",
+    every: float = 0.2,
+    failure: type[Exception] = AssertionError,
+) -> Any:
+    """The predicate's first truthy value, polled every `every` s; `failure` past the timeout."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.2)
+            raise failure(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
 
 
 def _established(crd: str) -> bool:
