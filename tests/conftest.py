@@ -12,6 +12,7 @@ import pytest
 
 from localstack import stack as local_stack
 from localstack.config import StackConfig
+from localstack.images import IMAGES, build_and_load, project_version
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +37,15 @@ def stack(stack_config: StackConfig) -> Iterator[dict[str, str]]:
     for component in local_stack.components(stack_config):
         if component.name in started:
             component.stop()
+
+
+@pytest.fixture(scope="session")
+def images(stack: dict[str, str], stack_config: StackConfig) -> dict[str, str]:
+    """The project's images, built if their inputs changed and loaded into the real node."""
+    if not stack_config.real_node:
+        pytest.fail("these tests need the real node: unset CONTINUUM_REAL_NODE=0")
+    build_and_load(stack_config)
+    return {image.name: image.tag(project_version()) for image in IMAGES}
 
 
 @pytest.fixture(scope="session")

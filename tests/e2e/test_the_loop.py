@@ -19,16 +19,13 @@ from rich.console import Console
 from demo import view
 from demo.play import Demo, Outcome
 from demo.scenario import E2E
-from localstack.config import StackConfig
 from localstack.node import NODE_NAME
 
 
 @pytest.fixture(scope="module")
-def demo(stack: dict[str, str], stack_config: StackConfig) -> Iterator[Demo]:
-    assert stack_config.real_node, (
-        "the end-to-end test runs the operator and the scorer as pods: it needs the real node "
-        "(CONTINUUM_REAL_NODE=0 is set)"
-    )
+def demo(stack: dict[str, str], images: dict[str, str]) -> Iterator[Demo]:
+    """The demo on the running stack, its node holding the project's images (the end-to-end test
+    runs the operator and the scorer as pods: it needs the real node)."""
     played = Demo(E2E, stack, Console(width=160, force_terminal=False), live=False)
     yield played
     played.cluster.reset()

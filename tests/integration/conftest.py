@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from continuum_operator.core import api
-from localstack.config import REPO_DIR, StackConfig
+from localstack.config import REPO_DIR
 from localstack.harness import Operator, kubectl, operator_identity, wait_until_established
-from localstack.images import IMAGES, build_and_load, project_version
 
 
 @pytest.fixture(scope="session")
@@ -60,12 +59,3 @@ def start_operator(
     yield start
     for operator in started:
         operator.stop()
-
-
-@pytest.fixture(scope="session")
-def images(stack: dict[str, str], stack_config: StackConfig) -> dict[str, str]:
-    """The project's images, built if their inputs changed and loaded into the real node."""
-    if not stack_config.real_node:
-        pytest.fail("these tests need the real node: unset CONTINUUM_REAL_NODE=0")
-    build_and_load(stack_config)
-    return {image.name: image.tag(project_version()) for image in IMAGES}
