@@ -28,8 +28,15 @@ done < <(env | grep -E '^SPARK_JAVA_OPT_[0-9]+=' | sort -t_ -k4 -n)
 case "${1:-}" in
   driver)
     shift
+    # The driver reaches the API server the way in-cluster clients do (the address Kubernetes
+    # puts in every pod's environment), and its executors reach it at its pod IP rather than
+    # its Service's name: neither needs cluster DNS.
+    api_host="${KUBERNETES_SERVICE_HOST:-kubernetes.default.svc}"
+    [[ "$api_host" == *:* ]] && api_host="[$api_host]"
     exec "$SPARK_HOME/bin/spark-submit" \
+      --conf "spark.kubernetes.driver.master=https://${api_host}:${KUBERNETES_SERVICE_PORT:-443}" \
       --conf "spark.driver.bindAddress=${SPARK_DRIVER_BIND_ADDRESS}" \
+      --conf "spark.driver.host=${SPARK_DRIVER_BIND_ADDRESS}" \
       --conf "spark.executorEnv.SPARK_DRIVER_POD_IP=${SPARK_DRIVER_BIND_ADDRESS}" \
       --deploy-mode client "$@"
     ;;

@@ -102,10 +102,14 @@ class Cluster:
     def serving(self) -> dict[str, Any]:
         return self._status("servingdeployments", self.names.serving)
 
-    def operator_ready(self) -> bool:
+    def operators_ready(self) -> bool:
+        """Continuum's operator and the spark-operator both have a Ready pod."""
+        return all(self._available(name) for name in (render.OPERATOR, render.SPARK_OPERATOR))
+
+    def _available(self, deployment_name: str) -> bool:
         try:
             deployment = self.apps.read_namespaced_deployment_status(
-                render.OPERATOR, self.names.namespace
+                deployment_name, self.names.namespace
             )
         except ApiException as error:
             if error.status == 404:
@@ -113,14 +117,14 @@ class Cluster:
             raise
         return bool(deployment.status.available_replicas)
 
-    def scorer_pods(self) -> list[dict[str, Any]]:
+    def pods(self, selector: str) -> list[dict[str, Any]]:
         listing = json.loads(
-            kubectl(
-                "get", "pods", "-n", self.names.namespace, "-o", "json",
-                "-l", "app.kubernetes.io/name=continuum-scorer",
-            )
-        )  # fmt: skip
+            kubectl("get", "pods", "-n", self.names.namespace, "-o", "json", "-l", selector)
+        )
         return listing["items"]
+
+    def scorer_pods(self) -> list[dict[str, Any]]:
+        return self.pods("app.kubernetes.io/name=continuum-scorer")
 
     def table(self) -> str:
         """`kubectl get tp,sd` in the demo's namespace, as a user sees it."""
@@ -136,12 +140,12 @@ class Cluster:
     # --- reset ------------------------------------------------------------------------------
 
     def remove_deployment(self) -> None:
-        """Stops what runs (the operator and the scorer, with the demo's namespace); its data
+        """Stops what runs (the operators and the scorer, with the demo's namespace); its data
         (HDFS, MLflow, topics) stays for a look until the next run resets it."""
         kubectl("delete", "namespace", self.names.namespace, "--ignore-not-found", "--wait=true",
                 timeout=300)  # fmt: skip
-        kubectl("delete", "clusterrolebinding,clusterrole", self.names.cluster_role,
-                "--ignore-not-found")  # fmt: skip
+        for role in (self.names.cluster_role, self.names.spark_operator_role):
+            kubectl("delete", "clusterrolebinding,clusterrole", role, "--ignore-not-found")
 
     def reset(self) -> None:
         """Removes everything a previous run (or this one) left; harmless when nothing is."""

@@ -18,6 +18,9 @@ OVERLAY = REPO_DIR / "manifests" / "overlays" / "local"
 OVERLAY_NAMESPACE = "continuum-demo"
 """The namespace the overlay puts everything in; the demo moves it into its own."""
 OPERATOR = "continuum-operator"
+SPARK_OPERATOR = "spark-operator-controller"
+SPARK_OPERATOR_ROLE = "continuum-spark-operator"
+"""The spark-operator's ClusterRole and ClusterRoleBinding (manifests/overlays/local)."""
 CLUSTER_SCOPED_CUSTOM = ("ClusterKopfPeering",)
 """Cluster-wide objects of custom kinds, to which kustomize (not knowing their scope) gives the
 overlay's namespace."""
@@ -43,12 +46,19 @@ class StackAddresses:
         )
 
 
-def _operator(deployment: dict[str, Any], names: Names, addresses: StackAddresses) -> None:
+def _watch_only(deployment: dict[str, Any], namespace: str) -> None:
+    """The namespace an operator (Continuum's, the spark-operator) watches: the demo's."""
+    for container in deployment["spec"]["template"]["spec"]["containers"]:
+        container["args"] = [
+            f"{arg.split('=')[0]}={namespace}"
+            if arg.startswith(("--namespace=", "--namespaces="))
+            else arg
+            for arg in container.get("args", [])
+        ]
+
+
+def _operator(deployment: dict[str, Any], addresses: StackAddresses) -> None:
     [container] = deployment["spec"]["template"]["spec"]["containers"]
-    container["args"] = [
-        f"--namespace={names.namespace}" if arg.startswith("--namespace=") else arg
-        for arg in container["args"]
-    ]
     for variable in container["env"]:
         if variable["name"] == "CONTINUUM_WEBHDFS_URL":
             variable["value"] = addresses.webhdfs
@@ -78,6 +88,7 @@ def render(
     """The overlay's objects in `names.namespace`, on the stack's services. Cluster-wide objects
     that name the operator's identity are renamed after the namespace, so each demo namespace
     has its own; the API's definitions (CRDs) are shared and left as they are."""
+    cluster_roles = {OPERATOR: names.cluster_role, SPARK_OPERATOR_ROLE: names.spark_operator_role}
     rendered = []
     for original in documents:
         document = copy.deepcopy(original)
@@ -88,14 +99,18 @@ def render(
             metadata.pop("namespace", None)
         elif metadata.get("namespace") == OVERLAY_NAMESPACE:
             metadata["namespace"] = names.namespace
-        if kind in ("ClusterRole", "ClusterRoleBinding") and metadata["name"] == OPERATOR:
-            metadata["name"] = names.cluster_role
-        if kind == "ClusterRoleBinding" and document["roleRef"]["name"] == OPERATOR:
-            document["roleRef"]["name"] = names.cluster_role
+        if kind in ("ClusterRole", "ClusterRoleBinding") and metadata["name"] in cluster_roles:
+            metadata["name"] = cluster_roles[metadata["name"]]
+        if kind == "ClusterRoleBinding" and document["roleRef"]["name"] in cluster_roles:
+            document["roleRef"]["name"] = cluster_roles[document["roleRef"]["name"]]
+        if kind in ("RoleBinding", "ClusterRoleBinding"):
             for subject in document["subjects"]:
-                subject["namespace"] = names.namespace
+                if subject.get("namespace") == OVERLAY_NAMESPACE:
+                    subject["namespace"] = names.namespace
+        if kind == "Deployment":
+            _watch_only(document, names.namespace)
         if kind == "Deployment" and metadata["name"] == OPERATOR:
-            _operator(document, names, addresses)
+            _operator(document, addresses)
         elif kind == "TrainingPipeline":
             _pipeline(document["spec"], names, addresses, experiment)
         elif kind == "ServingDeployment":

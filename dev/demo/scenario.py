@@ -95,6 +95,11 @@ class Names:
         """The operator's ClusterRole and ClusterRoleBinding, one per demo namespace."""
         return f"continuum-operator-{self.namespace}"
 
+    @property
+    def spark_operator_role(self) -> str:
+        """The spark-operator's ClusterRole and ClusterRoleBinding, one per demo namespace."""
+        return f"continuum-spark-operator-{self.namespace}"
+
 
 @dataclass(frozen=True)
 class Scenario:

@@ -155,6 +155,17 @@ def ensure_node_binaries(config: StackConfig) -> Path:
     return _built_once(config, config.node_bin_dir, "pause", "build-node.sh", "the node's binaries")
 
 
+def ensure_spark_operator(config: StackConfig) -> Path:
+    """Build the Kubeflow spark-operator's binary (Dockerfile.spark-operator's content), once."""
+    return _built_once(
+        config,
+        config.spark_operator_bin_dir,
+        "spark-operator",
+        "build-spark-operator.sh",
+        "the spark-operator",
+    )
+
+
 def ensure_all(config: StackConfig) -> None:
     """Everything the stack runs, from the cache or freshly fetched and built."""
     require_tools("java")
@@ -168,3 +179,4 @@ def ensure_all(config: StackConfig) -> None:
     if config.real_node:
         ensure_host_packages(config)
         ensure_node_binaries(config)
+        ensure_spark_operator(config)

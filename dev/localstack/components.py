@@ -393,11 +393,13 @@ class Mlflow(ProcessComponent):
 
 
 class SparkOperatorStandIn(ProcessComponent):
-    """Installs the SparkApplication CRD and runs the spark-operator stand-in (spark_standin.py)."""
+    """Installs the spark-operator's CRDs (v2.5.2: SparkApplication, ScheduledSparkApplication,
+    SparkConnect; the real spark-operator, a pod of `make demo`, watches all three) and runs the
+    spark-operator stand-in (spark_standin.py)."""
 
     name = "spark-operator"
     port_names = ()
-    crd_file = DEV_DIR / "crds" / "sparkoperator.k8s.io_sparkapplications.yaml"
+    crd_dir = DEV_DIR / "crds"
     crd_name = "sparkapplications.sparkoperator.k8s.io"
 
     def prepare(self) -> None:
@@ -412,7 +414,7 @@ class SparkOperatorStandIn(ProcessComponent):
                 "--server-side",
                 "--force-conflicts",
                 "-f",
-                str(self.crd_file),
+                str(self.crd_dir),
             ],
             capture_output=True,
             text=True,
@@ -420,7 +422,7 @@ class SparkOperatorStandIn(ProcessComponent):
         )
         if applied.returncode != 0:
             raise StackError(
-                f"spark-operator: installing the SparkApplication CRD failed: "
+                f"spark-operator: installing the spark-operator's CRDs failed: "
                 f"{applied.stderr.strip()}"
             )
 

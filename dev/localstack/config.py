@@ -159,6 +159,10 @@ class StackConfig:
         return self.cache_dir / name / "bin"
 
     @property
+    def spark_operator_bin_dir(self) -> Path:
+        return self.cache_dir / f"spark-operator-v{self.versions['SPARK_OPERATOR_VERSION']}" / "bin"
+
+    @property
     def kube_pki_dir(self) -> Path:
         """The cluster's CA and admin certificate, as kwokctl wrote them."""
         return self.stack_dir / "kubernetes" / "clusters" / CLUSTER_NAME / "pki"

@@ -3,9 +3,11 @@
 buildah builds the Dockerfiles as they are; only their base is made here: a Debian bookworm
 filesystem with Python 3.11 made by mmdebstrap (from the host's own apt sources), committed as
 `localhost/continuum/debian-python:bookworm` and passed as the PYTHON_IMAGE build argument, whose
-default is the public image a CI with a registry pulls. buildah keeps its storage in the per-user
-cache. An image is rebuilt only when its inputs change (the files its Dockerfile copies, the
-Dockerfile, the base), and loaded into the node's containerd only when the node lacks it.
+default is the public image a CI with a registry pulls; the spark-operator's image starts from
+the workloads image (its Spark) and adds the operator's binary, built from its Go module.
+buildah keeps its storage in the per-user cache. An image is rebuilt only when its inputs change
+(the files its Dockerfile copies, the Dockerfile, the base), and loaded into the node's containerd
+only when the node lacks it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ SOURCES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/source
 # What the Dockerfiles copy; everything else in the checkout leaves an image as it is.
 INPUTS = ("pyproject.toml", "operator", "workloads", "images", "build/spark-jars")
 SPARK_JARS_CONTEXT = REPO_DIR / "build" / "spark-jars"
+SPARK_OPERATOR_CONTEXT = REPO_DIR / "build" / "spark-operator"
 IGNORED = ("__pycache__", ".egg-info", ".pyc")
 
 
@@ -35,13 +38,27 @@ IGNORED = ("__pycache__", ".egg-info", ".pyc")
 class Image:
     name: str
     dockerfile: str
+    inputs: tuple[str, ...] = INPUTS
+    built_on: str | None = None
+    """Another of these images, the one this one starts from (its Dockerfile's
+    `<NAME>_IMAGE` argument); None: the Python base (PYTHON_IMAGE)."""
 
     def tag(self, version: str) -> str:
         """The name pods use (manifests/, samples): containerd reads it as docker.io/<tag>."""
         return f"continuum/{self.name}:{version}"
 
 
-IMAGES = (Image("operator", "Dockerfile"), Image("workloads", "Dockerfile.workloads"))
+IMAGES = (
+    Image("operator", "Dockerfile"),
+    Image("workloads", "Dockerfile.workloads"),
+    # Built after the workloads image, which it starts from.
+    Image(
+        "spark-operator",
+        "Dockerfile.spark-operator",
+        inputs=("build/spark-operator",),
+        built_on="workloads",
+    ),
+)
 
 
 def say(message: str) -> None:
@@ -58,7 +75,7 @@ def inputs_digest(image: Image, base_id: str, root: Path = REPO_DIR) -> str:
     """A digest of everything that goes into an image: change one byte and it is rebuilt."""
     digest = hashlib.sha256(f"{image.dockerfile}\0{base_id}\0".encode())
     digest.update((root / image.dockerfile).read_bytes())
-    for name in INPUTS:
+    for name in image.inputs:
         path = root / name
         files = sorted(path.rglob("*")) if path.is_dir() else [path]
         for file in files:
@@ -78,6 +95,19 @@ def stage_spark_jars(config: StackConfig) -> Path:
     for jar in sorted(source.glob("*.jar")):
         shutil.copy2(jar, SPARK_JARS_CONTEXT / jar.name)
     return SPARK_JARS_CONTEXT
+
+
+def stage_spark_operator(config: StackConfig) -> Path:
+    """Copy the spark-operator's binary (built from its Go module into the cache) into the build
+    context, where Dockerfile.spark-operator copies it from."""
+    from localstack.artifacts import ensure_spark_operator
+
+    binary = ensure_spark_operator(config) / "spark-operator"
+    SPARK_OPERATOR_CONTEXT.mkdir(parents=True, exist_ok=True)
+    staged = SPARK_OPERATOR_CONTEXT / binary.name
+    if not staged.exists() or staged.read_bytes() != binary.read_bytes():
+        shutil.copy2(binary, staged)
+    return SPARK_OPERATOR_CONTEXT
 
 
 class Builder:
@@ -183,7 +213,15 @@ class Builder:
 
     def build(self, image: Image) -> Path:
         """The image's archive, built only when its inputs changed since the last build."""
-        base_id = self.base()
+        if image.built_on is None:
+            base_argument, base = "PYTHON_IMAGE", BASE_IMAGE
+            base_id = self.base()
+        else:
+            base_argument = f"{image.built_on.upper()}_IMAGE"
+            base = f"localhost/continuum/{image.built_on}:{project_version()}"
+            base_id = self.image_id(base) or ""
+            if not base_id:
+                raise StackError(f"{image.name} is built on {base}, which is not built")
         digest = inputs_digest(image, base_id)
         archive = self.archives / f"{image.name}-{digest}.tar"
         if archive.exists():
@@ -202,7 +240,7 @@ class Builder:
             "--ulimit",
             "nofile=1024:4096",
             "--build-arg",
-            f"PYTHON_IMAGE={BASE_IMAGE}",
+            f"{base_argument}={base}",
             "-f",
             str(REPO_DIR / image.dockerfile),
             "-t",
@@ -225,6 +263,7 @@ def build_and_load(config: StackConfig, names: list[str] | None = None) -> dict[
     from localstack.node import RealNode
 
     stage_spark_jars(config)
+    stage_spark_operator(config)
     builder = Builder(config)
     chosen = [i for i in IMAGES if names is None or i.name in names]
     archives = {image.name: builder.build(image) for image in chosen}

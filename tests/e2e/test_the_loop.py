@@ -1,8 +1,10 @@
-"""The whole loop on the local stack, as `make demo --short` plays it: the operator deployed as
-a pod from the manifests (watching only the test's namespace), the used-cars pipeline and its
-scorer, two good batches and a bad one between them, traffic with malformed requests throughout.
+"""The whole loop on the local stack, as `make demo --short` plays it: the operator and the
+Kubeflow spark-operator deployed as pods from the manifests (watching only the test's namespace),
+the used-cars pipeline and its scorer, two good batches and a bad one between them, traffic with
+malformed requests throughout.
 
-It proves, in order: two good batches → two promoted versions → the scorer's Deployment rolled
+It proves, in order: two good batches → two promoted versions, trained by driver and executor
+pods that the real spark-operator started on the real node → the scorer's Deployment rolled
 to the second, its pod running on the real node → every request sent during the whole run has
 exactly one committed prediction or one dead letter → live metrics for both versions →
 `kubectl get tp,sd` shows the final state → the bad batch failed as a data error and left the
@@ -56,6 +58,29 @@ def test_two_good_batches_give_two_promoted_versions(outcome: Outcome) -> None:
     first, second = outcome.promoted_versions
     assert int(second) > int(first)
     assert outcome.champions[-1] == second
+
+
+def test_every_run_was_a_driver_pod_the_spark_operator_started_on_the_real_node(
+    outcome: Outcome, demo: Demo, images: dict[str, str]
+) -> None:
+    runs = {batch.run["name"] for batch in outcome.batches}
+    drivers = {
+        pod["metadata"]["labels"]["sparkoperator.k8s.io/app-name"]: pod
+        for pod in demo.cluster.pods("spark-role=driver")
+    }
+    # Every run that settled has its driver; a retried one has one per attempt.
+    assert runs <= set(drivers), (runs, sorted(drivers))
+    for name in runs:
+        pod = drivers[name]
+        spec = pod["spec"]
+        [container] = spec["containers"]
+        assert spec["nodeName"] == NODE_NAME
+        assert spec["serviceAccountName"] == "spark"
+        assert container["image"] == images["workloads"]
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert pod["metadata"]["labels"]["continuum.ml/run"] == name
+    states = {b.run["name"]: drivers[b.run["name"]]["status"]["phase"] for b in outcome.batches}
+    assert sorted(states.values()) == ["Failed", "Succeeded", "Succeeded"], states
 
 
 def test_the_scorer_rolled_to_the_second_version_on_the_real_node(

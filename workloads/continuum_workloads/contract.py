@@ -30,6 +30,9 @@ MLFLOW_FAILURE_TAG = "continuum_failure"
 (no input, missing columns, every row rejected), so that the operator does not retry it; absent
 for any other failure."""
 DATA_ERROR = "DataError"
+MLFLOW_FAILURE_REASON_TAG = "failure_reason"
+"""On the MLflow run of a failed training run: why it failed, in one line (the operator shows a
+data error's reason in the run's status)."""
 MLFLOW_CHAMPION_VERSION_TAG = "champion_version"
 """On the MLflow run: the champion version the run scored on its holdout (its `champion_<metric>`
 metrics); absent when there was no champion."""

@@ -189,16 +189,17 @@ class Registry:
         with _model_lock(self.tracking_uri, model):
             yield
 
-    def failed_on_data(self, experiment: str, run_name: str) -> bool:
-        """Whether the MLflow run of training run `run_name` in `experiment` says the job found
-        its data unusable. False when there is no such run: the job failed before it reached
-        MLflow (its driver never started, or was evicted), which is no data error. Run names
-        derive from the pipeline's namespace and name, so the name alone keys the lookup."""
+    def data_error(self, experiment: str, run_name: str) -> str | None:
+        """Why the job found its data unusable, when the MLflow run of training run `run_name`
+        in `experiment` says it did; None otherwise, and when there is no such run: the job
+        failed before it reached MLflow (its driver never started, or was evicted), which is no
+        data error. Run names derive from the pipeline's namespace and name, so the name alone
+        keys the lookup."""
         found = self._call(
             f"experiment {experiment}", self._tracking.get_experiment_by_name, experiment
         )
         if found is None:
-            return False
+            return None
         filter_string = (
             f"attributes.run_name = '{_escape(run_name)}' and "
             f"tags.{contract.MLFLOW_FAILURE_TAG} = '{contract.DATA_ERROR}'"
@@ -211,7 +212,9 @@ class Registry:
             ViewType.ALL,
             1,
         )
-        return len(runs) > 0
+        if not runs:
+            return None
+        return runs[0].data.tags.get(contract.MLFLOW_FAILURE_REASON_TAG) or "unusable data"
 
     def record_decision(self, model: str, version: str, decision: str, reason: str) -> None:
         """Tags the decision on the version first, so a pass interrupted before the alias moves

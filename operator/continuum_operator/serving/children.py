@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from continuum_operator.core import api
+from continuum_operator.core.podsecurity import container_security_context, pod_security_context
 from continuum_operator.core.spec import format_duration
 from continuum_operator.serving.rollout import (
     FAILED_VERSIONS_ANNOTATION,
@@ -130,10 +131,7 @@ def deployment(
         "livenessProbe": _probe(contract.HEALTHZ_PATH, period=10, failures=6),
         # Spark and the model take a while to load; liveness starts counting after that.
         "startupProbe": _probe(contract.HEALTHZ_PATH, period=5, failures=60),
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": container_security_context(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
     resources = {
@@ -191,10 +189,7 @@ def deployment(
                 "spec": {
                     "serviceAccountName": child_name(name),
                     "terminationGracePeriodSeconds": spec.termination_grace_period_seconds,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": pod_security_context(),
                     "containers": [container],
                     "volumes": volumes,
                 },

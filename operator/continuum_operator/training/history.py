@@ -10,7 +10,13 @@ from enum import StrEnum
 from typing import Any
 
 from continuum_operator.core.times import EPOCH, format_time, parse_time
-from continuum_operator.training.runs import FINISHED_STATES, Failure, ObservedRun, RunState
+from continuum_operator.training.runs import (
+    FINISHED_STATES,
+    Failure,
+    ObservedRun,
+    RunState,
+    error_summary,
+)
 
 
 class Phase(StrEnum):
@@ -131,7 +137,8 @@ def _record_of(run: ObservedRun, known: RunRecord | None) -> RunRecord:
         last_batch=batches[-1].name if batches else None,
         spark_state=run.spark_state,
         attempt=run.request.attempt,
-        message=run.error_message,
+        # A failed run's message is settled once its failure is known (it may be the job's).
+        message=base.message if base.failure else error_summary(run.error_message),
         start_time=base.start_time or run.created,
         finish_time=(run.terminated or base.finish_time) if run.finished else None,
     )
@@ -205,11 +212,20 @@ def with_outcome(
 
 
 def with_failures(
-    history: Sequence[RunRecord], failures: Mapping[str, Failure]
+    history: Sequence[RunRecord],
+    failures: Mapping[str, Failure],
+    reasons: Mapping[str, str] | None = None,
 ) -> tuple[RunRecord, ...]:
-    """The history with the failure of each failed run in `failures` recorded."""
+    """The history with the failure of each failed run in `failures` recorded, and the job's
+    own reason (`reasons`: a data error's, from MLflow) as its message: the spark-operator only
+    knows that the driver exited."""
+    reasons = reasons or {}
     return tuple(
-        replace(record, failure=failures[record.name])
+        replace(
+            record,
+            failure=failures[record.name],
+            message=reasons.get(record.name, record.message),
+        )
         if record.state is RunState.FAILED and record.name in failures
         else record
         for record in history

@@ -194,7 +194,7 @@ class TrainingPipelineController:
         runs = [ObservedRun.from_spark_application(body) for body in owned]
         state = PipelineState.from_status(status).absorb(run.request for run in runs)
         records = [RunRecord.from_status(raw) for raw in status.get("runs") or ()]
-        failures = self._failures(namespace, name, spec, runs, records, conditions, result)
+        failures, reasons = self._failures(namespace, name, spec, runs, records, conditions, result)
 
         plan = None
         try:
@@ -240,7 +240,7 @@ class TrainingPipelineController:
 
         update = observe(records, runs, now=now)
         changed = {record.name for record in update.changed}
-        history_seen = with_failures(update.history, failures)
+        history_seen = with_failures(update.history, failures, reasons)
         result.events += filter(
             None, (_run_event(r, spec.retry) for r in history_seen if r.name in changed)
         )
@@ -313,11 +313,13 @@ class TrainingPipelineController:
         records: Sequence[RunRecord],
         conditions: Conditions,
         result: PassResult,
-    ) -> dict[str, Failure]:
-        """The failure of each failed run: as recorded in status, else asked of MLflow once. A
-        run whose failure MLflow cannot tell now is left out: neither retried nor given up."""
+    ) -> tuple[dict[str, Failure], dict[str, str]]:
+        """The failure of each failed run: as recorded in status, else asked of MLflow once; and
+        the job's reason for each data error found now. A run whose failure MLflow cannot tell
+        now is left out: neither retried nor given up."""
         known = {record.name: record.failure for record in records if record.failure}
         failures: dict[str, Failure] = {}
+        reasons: dict[str, str] = {}
         for run in runs:
             if run.state is not RunState.FAILED:
                 continue
@@ -326,7 +328,7 @@ class TrainingPipelineController:
                 continue
             experiment = experiment_name(spec, pipeline=name, namespace=namespace)
             try:
-                data_error = self._registry(namespace, spec).failed_on_data(experiment, run.name)
+                data_error = self._registry(namespace, spec).data_error(experiment, run.name)
             except SecretNotFound as error:
                 conditions.set(REGISTRY_AVAILABLE, False, SECRET_NOT_FOUND, str(error))
                 result.failed.append("Registry")
@@ -335,8 +337,12 @@ class TrainingPipelineController:
                 conditions.set(REGISTRY_AVAILABLE, False, "RegistryUnreachable", str(error))
                 result.failed.append("Registry")
                 break
-            failures[run.name] = failure_of(run, data_error=data_error, retry=spec.retry)
-        return failures
+            failures[run.name] = failure_of(
+                run, data_error=data_error is not None, retry=spec.retry
+            )
+            if data_error is not None:
+                reasons[run.name] = data_error
+        return failures, reasons
 
     def _retry(
         self,

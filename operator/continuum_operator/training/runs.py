@@ -131,6 +131,23 @@ class RunRequest:
         return annotations
 
 
+MESSAGE_LIMIT = 500
+"""Characters of a run's message kept in status: a failed submission's message is the whole
+output of spark-submit, stack traces included."""
+_CAUSE_LINE = re.compile(r"^(Exception in thread|Caused by:|\S+(Exception|Error)\b)")
+
+
+def error_summary(message: str | None) -> str | None:
+    """The spark-operator's error message in one bounded line: its first line, and the first line
+    of the output that names an exception (the cause of a failed spark-submit)."""
+    lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
+    if not lines:
+        return None
+    cause = next((line for line in lines[1:] if _CAUSE_LINE.match(line)), None)
+    summary = f"{lines[0]} … {cause}" if cause else lines[0]
+    return summary if len(summary) <= MESSAGE_LIMIT else f"{summary[: MESSAGE_LIMIT - 1]}…"
+
+
 @dataclass(frozen=True)
 class ObservedRun:
     """A run as its SparkApplication shows it."""

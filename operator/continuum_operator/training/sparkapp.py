@@ -11,10 +11,14 @@ import hashlib
 from typing import Any
 
 from continuum_operator.core import api
+from continuum_operator.core.podsecurity import container_security_context, pod_security_context
 from continuum_operator.training.runs import RunRequest
 from continuum_operator.training.spec import HistoryMode, TrainingPipelineSpec
 
 _MAX_LABEL_VALUE = 63
+# The container names the spark-operator gives Spark for the pods built from these templates.
+DRIVER_CONTAINER = "spark-kubernetes-driver"
+EXECUTOR_CONTAINER = "spark-kubernetes-executor"
 
 
 def label_value(text: str) -> str:
@@ -66,6 +70,19 @@ def _arguments(
     return arguments
 
 
+def pod_template(container_name: str, env_from: list[dict[str, Any]]) -> dict[str, Any]:
+    """The pod template Spark starts a driver or executor pod from. Spark applies it itself, so
+    the run needs no spark-operator webhook: the restricted security contexts, and the MLflow
+    credentials Secret as environment (`envFrom` outside a template needs the webhook)."""
+    container: dict[str, Any] = {
+        "name": container_name,
+        "securityContext": container_security_context(),
+    }
+    if env_from:
+        container["envFrom"] = env_from
+    return {"spec": {"securityContext": pod_security_context(), "containers": [container]}}
+
+
 def build_spark_application(
     spec: TrainingPipelineSpec, *, pipeline: str, namespace: str, request: RunRequest
 ) -> dict[str, Any]:
@@ -77,17 +94,21 @@ def build_spark_application(
         "app.kubernetes.io/part-of": "continuum",
     }
     training = spec.training
+    # The Secret's keys are the environment variables MLflow reads
+    # (MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN): no secret in the spec.
+    credentials = (
+        [{"secretRef": {"name": spec.mlflow.credentials_secret_ref.name}}]
+        if spec.mlflow.credentials_secret_ref
+        else []
+    )
     driver: dict[str, Any] = {
         "cores": training.driver.cores,
         "memory": training.driver.memory,
         "labels": labels,
+        "template": pod_template(DRIVER_CONTAINER, credentials),
     }
     if training.service_account:
         driver["serviceAccount"] = training.service_account
-    if spec.mlflow.credentials_secret_ref:
-        # The Secret's keys are the environment variables MLflow reads
-        # (MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN): no secret in the spec.
-        driver["envFrom"] = [{"secretRef": {"name": spec.mlflow.credentials_secret_ref.name}}]
     return {
         "apiVersion": f"{api.SPARK_GROUP}/{api.SPARK_VERSION}",
         "kind": "SparkApplication",
@@ -117,6 +138,7 @@ def build_spark_application(
                 "cores": training.executor.cores,
                 "memory": training.executor.memory,
                 "labels": labels,
+                "template": pod_template(EXECUTOR_CONTAINER, []),
             },
         },
     }

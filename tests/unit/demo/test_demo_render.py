@@ -101,6 +101,46 @@ def test_the_operator_watches_only_the_demo_namespace_as_its_own_identity() -> N
     assert binding["subjects"][0]["namespace"] == "shop"
 
 
+SPARK_OPERATOR = f"""
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: spark, namespace: {OVERLAY_NAMESPACE}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: spark}}
+subjects:
+  - {{kind: ServiceAccount, name: spark, namespace: {OVERLAY_NAMESPACE}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: continuum-spark-operator}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: continuum-spark-operator}}
+subjects:
+  - {{kind: ServiceAccount, name: spark-operator-controller, namespace: {OVERLAY_NAMESPACE}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: spark-operator-controller, namespace: {OVERLAY_NAMESPACE}}}
+spec:
+  template:
+    spec:
+      containers:
+        - name: spark-operator-controller
+          args: [controller, start, --namespaces={OVERLAY_NAMESPACE}, --leader-election=false]
+"""
+
+
+def test_the_spark_operator_handles_only_the_demo_namespace_as_its_own_identity() -> None:
+    documents = render(load(SPARK_OPERATOR), Names("shop"), ADDRESSES, "e")
+    role_binding, binding, deployment = documents
+    assert role_binding["metadata"]["namespace"] == "shop"
+    assert role_binding["subjects"][0]["namespace"] == "shop"
+    assert binding["metadata"]["name"] == "continuum-spark-operator-shop"
+    assert binding["roleRef"]["name"] == "continuum-spark-operator-shop"
+    assert binding["subjects"][0]["namespace"] == "shop"
+    assert deployment["metadata"]["namespace"] == "shop"
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["args"][2:] == ["--namespaces=shop", "--leader-election=false"]
+
+
 def test_the_samples_use_the_stack_s_services_and_the_demo_s_names() -> None:
     documents = rendered()
     pipeline = documents["TrainingPipeline"]["spec"]

@@ -15,7 +15,7 @@ def scenario(*batches: BatchPlan) -> Scenario:
 def test_the_demo_and_the_end_to_end_test_share_nothing_by_name() -> None:
     demo, e2e = DEMO.names, E2E.names
     for attribute in ("namespace", "registered_model", "hdfs_root", "consumer_group",
-                      "cluster_role", "experiment_prefix"):  # fmt: skip
+                      "cluster_role", "spark_operator_role", "experiment_prefix"):  # fmt: skip
         assert getattr(demo, attribute) != getattr(e2e, attribute), attribute
     assert not set(demo.topics.values()) & set(e2e.topics.values())
 

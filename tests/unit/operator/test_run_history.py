@@ -18,11 +18,13 @@ from continuum_operator.training.history import (
     with_outcome,
 )
 from continuum_operator.training.runs import (
+    MESSAGE_LIMIT,
     Failure,
     ObservedRun,
     RunRequest,
     RunState,
     RunTrigger,
+    error_summary,
 )
 from continuum_workloads.dataset.batches import Batch
 
@@ -172,3 +174,44 @@ def test_record_status_round_trip_leaves_unset_fields_out() -> None:
         "attempt",
         "metrics",
     }
+
+
+SUBMISSION_FAILED = """failed to submit spark application: failed to run spark-submit: WARNING: x
+26/12/03 23:06:26 WARN NativeCodeLoader: Unable to load native-hadoop library
+Exception in thread "main" io.fabric8.KubernetesClientException: networkpolicies is forbidden
+\tat io.fabric8.kubernetes.client.KubernetesClientException.copyAsCause(X.java:205)
+Caused by: java.net.UnknownHostException: later cause
+"""
+
+
+def test_a_failed_submission_s_output_is_summed_up_in_one_bounded_line() -> None:
+    summary = error_summary(SUBMISSION_FAILED)
+    assert summary == (
+        "failed to submit spark application: failed to run spark-submit: WARNING: x … "
+        'Exception in thread "main" io.fabric8.KubernetesClientException: networkpolicies is '
+        "forbidden"
+    )
+    assert error_summary("driver container failed with ExitCode: 1, Reason: Error") == (
+        "driver container failed with ExitCode: 1, Reason: Error"
+    )
+    assert error_summary(None) is None
+    assert len(error_summary("x" * 5000) or "") == MESSAGE_LIMIT
+
+
+def test_a_data_error_shows_the_job_s_reason_and_keeps_it_on_later_passes() -> None:
+    failed = run("r", "FAILED", 5, error="driver container failed with ExitCode: 1, Reason: Error")
+    [seen] = observe((), (failed,), now=NOW).history
+    assert seen.message == "driver container failed with ExitCode: 1, Reason: Error"
+
+    [recorded] = with_failures(
+        (seen,), {"r": Failure.DATA_ERROR}, {"r": "no 'price' column in the batch"}
+    )
+    assert (recorded.failure, recorded.message) == (
+        Failure.DATA_ERROR,
+        "no 'price' column in the batch",
+    )
+    # The next pass observes the same SparkApplication: the reason stays.
+    [again] = with_failures(
+        observe((recorded,), (failed,), now=NOW).history, {"r": Failure.DATA_ERROR}
+    )
+    assert again.message == "no 'price' column in the batch"

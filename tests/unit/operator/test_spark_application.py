@@ -117,12 +117,35 @@ def test_latest_history_passes_its_batch_count() -> None:
     assert flag_values(arguments, "--history-batches") == ["4"]
 
 
+def driver_container(app: dict) -> dict:
+    [container] = app["spec"]["driver"]["template"]["spec"]["containers"]
+    return container
+
+
 def test_credentials_come_from_the_secret_never_inline() -> None:
     app = build(mlflow={"credentialsSecretRef": {"name": "mlflow-auth"}})
 
-    assert app["spec"]["driver"]["envFrom"] == [{"secretRef": {"name": "mlflow-auth"}}]
+    # In the driver's pod template, which Spark applies without the spark-operator's webhook.
+    assert driver_container(app)["name"] == "spark-kubernetes-driver"
+    assert driver_container(app)["envFrom"] == [{"secretRef": {"name": "mlflow-auth"}}]
     assert "mlflow-auth" not in json.dumps(app["spec"]["arguments"])
-    assert "envFrom" not in build()["spec"]["driver"]
+    assert "envFrom" not in driver_container(build())
+
+
+def test_driver_and_executor_pods_meet_the_restricted_pod_security_standard() -> None:
+    spec = build()["spec"]
+
+    for role, container_name in (
+        ("driver", "spark-kubernetes-driver"),
+        ("executor", "spark-kubernetes-executor"),
+    ):
+        template = spec[role]["template"]["spec"]
+        [container] = template["containers"]
+        assert container["name"] == container_name
+        assert template["securityContext"]["runAsNonRoot"] is True
+        assert template["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
 
 
 def test_long_label_values_are_shortened_but_stay_distinct() -> None:

@@ -254,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.exception("training failed")
             reason = f"{type(error).__name__}: {error}".splitlines()[0]
         if reason is not None:
-            mlflow.set_tag("failure_reason", reason)
+            mlflow.set_tag(contract.MLFLOW_FAILURE_REASON_TAG, reason)
             mlflow.end_run(status="FAILED")
     spark.stop()
     if reason is not None:
