@@ -23,22 +23,19 @@ import uuid
 from typing import Any
 
 import mlflow
+import pandas as pd
 from bench_harness import hdfs_scratch, load_average, machine, stack_env, write_result
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
-from pyspark.ml import Pipeline
-from pyspark.ml.regression import LinearRegression
+from listing_model import register_listing_model
 from pyspark.sql import SparkSession
 
 from continuum_workloads.contract import ServingConfig
 from continuum_workloads.dataset.generator import generate_chunks
 from continuum_workloads.serving.model import ListingModel
-from continuum_workloads.serving.records import ModelIdentity
 from continuum_workloads.serving.requests import LISTING_FIELDS
 from continuum_workloads.serving.scorer import BatchOutcome, BatchScorer, start_scoring
 from continuum_workloads.serving.transactions import TransactionalWriter
-from continuum_workloads.training.features import SCALED_FEATURES, clean, feature_stages
-from continuum_workloads.training.tracking import register
 from localstack.config import StackConfig
 
 RATES = (500, 2_000, 5_000)
@@ -56,18 +53,6 @@ def session() -> SparkSession:
         .config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
         .config("spark.sql.shuffle.partitions", "2").getOrCreate()
     )  # fmt: skip
-
-
-def train(spark: SparkSession, rows: list[dict[str, str]]) -> ModelIdentity:
-    raw = spark.createDataFrame(rows)
-    kept, _ = clean(raw)
-    regression = LinearRegression(featuresCol=SCALED_FEATURES, labelCol="price", maxIter=20)
-    model = Pipeline(stages=[*feature_stages(), regression]).fit(kept)
-    name = f"bench-serving-{uuid.uuid4().hex[:6]}"
-    mlflow.set_experiment(name)
-    with mlflow.start_run():
-        version = register(model, name, raw.drop("price"), tags={})
-    return ModelIdentity(name, version.version)
 
 
 def request_values(rows: list[dict[str, str]], count: int, prefix: str) -> list[tuple[str, bytes]]:
@@ -211,7 +196,7 @@ def main() -> None:
     spark.sparkContext.setLogLevel("ERROR")
     rows = next(generate_chunks(2_000, seed=31)).to_dict("records")
     rows = [r for r in rows if r["mileage"] == "" or float(r["mileage"]) < 1_000_000]
-    identity = train(spark, rows[:1_500])
+    identity = register_listing_model(spark, pd.DataFrame(rows[:1_500]), env["MLFLOW_TRACKING_URI"])
     model = ListingModel.load(spark, identity)
     model.warm_up()
     with hdfs_scratch(env) as (_, root):

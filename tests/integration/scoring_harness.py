@@ -1,5 +1,5 @@
-"""What the serving tests share: a small model of the training job's stages registered in MLflow,
-requests produced at a steady rate, and every committed prediction read back and reckoned."""
+"""What the serving tests share: requests produced at a steady rate, and every committed prediction
+read back and reckoned (the model they score: dev/listing_model.py)."""
 
 from __future__ import annotations
 
@@ -13,63 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import mlflow
-import pandas as pd
 from confluent_kafka import Consumer, Producer
-from pyspark.ml import Pipeline
-from pyspark.ml.regression import LinearRegression
-from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
-from continuum_workloads.dataset.parsing import typed_columns
-from continuum_workloads.serving.records import ModelIdentity
 from continuum_workloads.serving.requests import LISTING_FIELDS
-from continuum_workloads.training.features import (
-    CATEGORICAL,
-    DERIVED,
-    LINEAR_FEATURES,
-    NUMERIC,
-    Inputs,
-    category,
-    clean,
-    feature_stages,
-    input_stage,
-    number,
-)
-from continuum_workloads.training.tracking import register
 from demo.reckoning import Reckoning as AnswerCount
 from demo.reckoning import reckon as count_answers
 
 WAIT_S = 240
-
-
-def register_listing_model(
-    spark: SparkSession, listings: pd.DataFrame, tracking_uri: str
-) -> ModelIdentity:
-    """A PipelineModel of the training job's stages (its SQL input stage first, then the feature
-    stages over the inputs these rows have values for) and a linear regression on the price,
-    registered in the stack's MLflow: version 1 of a new registered model."""
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment(f"tests-serving-{uuid.uuid4().hex[:6]}")
-    name = f"serving-{uuid.uuid4().hex[:8]}"
-    raw = spark.createDataFrame(listings)
-    kept, _ = clean(raw)
-    kept = kept.withColumn("label", typed_columns(["price"])["price"])
-    typed = input_stage().transform(kept)
-    counts = typed.select(
-        [F.count(number(n)).alias(number(n)) for n in (*NUMERIC, *DERIVED)]
-        + [F.count(category(n)).alias(category(n)) for n in CATEGORICAL]
-    ).first()
-    inputs = Inputs(
-        numeric=tuple(n for n in (*NUMERIC, *DERIVED) if counts[number(n)]),
-        categorical=tuple(n for n in CATEGORICAL if counts[category(n)]),
-        dropped=(),
-    )
-    regression = LinearRegression(featuresCol=LINEAR_FEATURES, labelCol="label", maxIter=20)
-    model = Pipeline(stages=[input_stage(), *feature_stages(inputs), regression]).fit(kept)
-    with mlflow.start_run():
-        version = register(model, name, raw.drop("price"), tags={})
-    return ModelIdentity(name, version.version)
 
 
 def request_bytes(request_id: str, listing: dict[str, str]) -> bytes:

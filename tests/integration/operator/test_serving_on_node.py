@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 from kubernetes import client
+from listing_model import register_listing_model
 from pipeline_harness import Servings
-from scoring_harness import CommittedReader, SteadyRequests, reckon, register_listing_model
+from scoring_harness import CommittedReader, SteadyRequests, reckon
 
 from continuum_operator.adapters.registry import MLFLOW_ROLLOUT_FAILED_TAG
 from continuum_workloads.dataset.generator import generate_chunks

@@ -24,13 +24,13 @@ import mlflow
 import pandas as pd
 import pytest
 from confluent_kafka import Producer
+from listing_model import register_listing_model
 from scoring_harness import (
     WAIT_S,
     SteadyRequests,
     by_request_id,
     read_committed,
     reckon,
-    register_listing_model,
     request_bytes,
 )
 

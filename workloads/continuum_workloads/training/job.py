@@ -49,6 +49,7 @@ from continuum_workloads.training.tracking import (
     champion_metrics,
     lineage_tags,
     log_member,
+    model_staging_dir,
     register,
 )
 
@@ -211,8 +212,9 @@ def train(spark: SparkSession, args: argparse.Namespace) -> None:
                  member.cv_rmse)  # fmt: skip
     scored.unpersist()
 
+    staging_dir = model_staging_dir(args.data_uri, args.run_id)
     champion, champion_scores = champion_metrics(
-        MlflowClient(), args.registered_model, args.champion_alias, holdout
+        MlflowClient(), args.registered_model, args.champion_alias, holdout, staging_dir
     )
     if champion is not None:
         mlflow.set_tag(contract.MLFLOW_CHAMPION_VERSION_TAG, champion.version)
@@ -222,7 +224,7 @@ def train(spark: SparkSession, args: argparse.Namespace) -> None:
             "holdout %s: this model %.6g, champion (version %s) %.6g",
             metric, stack_scores[metric], champion.version, champion_scores[metric],
         )  # fmt: skip
-    version = register(model, args.registered_model, holdout_raw.drop(LABEL), tags)
+    version = register(model, args.registered_model, holdout_raw.drop(LABEL), tags, staging_dir)
     mlflow.set_tag("registered_version", version.version)
 
 

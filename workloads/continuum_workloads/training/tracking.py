@@ -4,6 +4,7 @@ with its signature, a registered version tagged with its lineage, and the champi
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 import mlflow
 from mlflow import MlflowClient
@@ -48,8 +49,23 @@ def log_member(member: FittedMember, metrics: dict[str, float]) -> None:
         )
 
 
+def model_staging_dir(data_uri: str, run_id: str) -> str | None:
+    """Where Spark ML writes a model on its way to MLflow, and reads one on its way back: its
+    executors write and read the model's data, so on a cluster it must be a filesystem they all
+    share with the driver (the data's: `<scheme>://<authority>/tmp/continuum/models/<run>`).
+    None for local data: MLflow's default, the driver's own disk, which local mode shares."""
+    location = urlsplit(data_uri)
+    if location.scheme in ("", "file", "local"):
+        return None
+    return f"{location.scheme}://{location.netloc}/tmp/continuum/models/{run_id}"
+
+
 def champion_metrics(
-    client: MlflowClient, registered_model: str, alias: str, holdout: DataFrame
+    client: MlflowClient,
+    registered_model: str,
+    alias: str,
+    holdout: DataFrame,
+    staging_dir: str | None = None,
 ) -> tuple[ModelVersion | None, dict[str, float]]:
     """The version behind `alias` and its score on this run's holdout; (None, {}) without one."""
     try:
@@ -58,7 +74,7 @@ def champion_metrics(
         if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
             return None, {}
         raise
-    model = mlflow.spark.load_model(f"models:/{registered_model}@{alias}")
+    model = mlflow.spark.load_model(f"models:/{registered_model}@{alias}", dfs_tmpdir=staging_dir)
     return champion, holdout_metrics(model.transform(holdout))
 
 
@@ -71,14 +87,24 @@ def listing_signature(columns: list[str]) -> ModelSignature:
 
 
 def register(
-    model: PipelineModel, registered_model: str, example: DataFrame, tags: dict[str, str]
+    model: PipelineModel,
+    registered_model: str,
+    example: DataFrame,
+    tags: dict[str, str],
+    staging_dir: str | None = None,
 ) -> ModelVersion:
     """Log the PipelineModel with the Spark flavour (signature, a few raw listings as the input
-    example) and register it as a new version."""
+    example) and register it as a new version (`staging_dir`: see model_staging_dir)."""
     # Explicit, because inferring from an example with empty columns fails on their type.
     signature = listing_signature(example.columns)
     input_example = example.limit(3).toPandas().fillna("")
-    info = mlflow.spark.log_model(model, "model", signature=signature, input_example=input_example)
+    info = mlflow.spark.log_model(
+        model,
+        "model",
+        signature=signature,
+        input_example=input_example,
+        dfs_tmpdir=staging_dir,
+    )
     version = mlflow.register_model(info.model_uri, registered_model, tags=tags)
     log.info("registered %s version %s", registered_model, version.version)
     return version
