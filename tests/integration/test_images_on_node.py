@@ -33,14 +33,18 @@ def run_to_completion(
     name: str,
     image: str,
     args: list[str],
+    command: list[str] | None = None,
 ) -> str:
-    """Run the image's entry point with args in a pod; its log once it succeeded."""
+    """Run the image's entry point (or `command`) with args in a pod; its log once it
+    succeeded."""
     pod = client.V1Pod(
         metadata=client.V1ObjectMeta(name=name),
         spec=client.V1PodSpec(
             restart_policy="Never",
             containers=[
-                client.V1Container(name="main", image=image, image_pull_policy="Never", args=args)
+                client.V1Container(
+                    name="main", image=image, image_pull_policy="Never", command=command, args=args
+                )
             ],
         ),
     )
@@ -62,6 +66,20 @@ def test_the_operator_image_runs_the_continuum_command(k8s_api, namespace, image
     log = run_to_completion(core, namespace, "operator-help", images["operator"], ["--help"])
     assert "usage: continuum" in log
     assert "operator" in log
+
+
+def test_the_spark_operator_image_holds_the_operator_and_the_spark_it_submits_with(
+    k8s_api, namespace, images
+):
+    core = client.CoreV1Api(k8s_api)
+    log = run_to_completion(
+        core, namespace, "spark-operator-version", images["spark-operator"],
+        ["-c", 'id -u && spark-operator version && "$SPARK_HOME/bin/spark-submit" --version'],
+        command=["/bin/sh"],
+    )  # fmt: skip
+    assert log.splitlines()[0] == "185"
+    assert "Go Version" in log
+    assert "version 4.2.0" in log
 
 
 def test_the_workloads_image_runs_spark_with_the_kafka_connector(k8s_api, namespace, images):

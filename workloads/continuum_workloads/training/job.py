@@ -51,6 +51,7 @@ from continuum_workloads.training.tracking import (
     log_member,
     model_staging_dir,
     register,
+    shared_filesystem,
 )
 
 log = logging.getLogger("continuum.training")
@@ -240,6 +241,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for key, value in SESSION_DEFAULTS.items():
         if not submitted.contains(key):  # the SparkApplication's sparkConf wins
             builder = builder.config(key, value)
+    shared = shared_filesystem(args.data_uri)
+    if shared is not None and not submitted.contains("spark.hadoop.fs.defaultFS"):
+        # MLflow stages models on the default filesystem (model_staging_dir).
+        builder = builder.config("spark.hadoop.fs.defaultFS", shared)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(args.spark_log_level)
     mlflow.set_tracking_uri(args.mlflow_tracking_uri)

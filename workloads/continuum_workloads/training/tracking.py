@@ -49,15 +49,23 @@ def log_member(member: FittedMember, metrics: dict[str, float]) -> None:
         )
 
 
-def model_staging_dir(data_uri: str, run_id: str) -> str | None:
-    """Where Spark ML writes a model on its way to MLflow, and reads one on its way back: its
-    executors write and read the model's data, so on a cluster it must be a filesystem they all
-    share with the driver (the data's: `<scheme>://<authority>/tmp/continuum/models/<run>`).
-    None for local data: MLflow's default, the driver's own disk, which local mode shares."""
+def shared_filesystem(data_uri: str) -> str | None:
+    """The distributed filesystem the data is on (`<scheme>://<authority>`), which the driver and
+    every executor share; None for local data."""
     location = urlsplit(data_uri)
     if location.scheme in ("", "file", "local"):
         return None
-    return f"{location.scheme}://{location.netloc}/tmp/continuum/models/{run_id}"
+    return f"{location.scheme}://{location.netloc}"
+
+
+def model_staging_dir(data_uri: str, run_id: str) -> str | None:
+    """Where Spark ML writes a model on its way to MLflow, and reads one on its way back: its
+    executors write and read the model's data, so on a cluster it must be a filesystem they all
+    share with the driver: the data's (`/tmp/continuum/models/<run>` there, which MLflow resolves
+    on the default filesystem: the job makes the data's its default). None for local data:
+    MLflow's default, the driver's own disk, which local mode shares."""
+    shared = shared_filesystem(data_uri)
+    return None if shared is None else f"{shared}/tmp/continuum/models/{run_id}"
 
 
 def champion_metrics(
