@@ -20,6 +20,7 @@ from continuum_operator.training.batches import PROCESSED_LIMIT
 from continuum_workloads.contract import (
     DATA_ERROR,
     MLFLOW_CHAMPION_VERSION_TAG,
+    MLFLOW_FAILURE_REASON_TAG,
     MLFLOW_FAILURE_TAG,
     MLFLOW_PIPELINE_TAG,
     MLFLOW_RUN_ID_TAG,
@@ -355,7 +356,7 @@ def test_pipelines_of_one_name_in_two_namespaces_on_one_model_keep_to_their_own_
     assert rejected is not None and rejected["promotion"]["decision"] == "Rejected"
 
 
-def fail_on_data(mlflow_client: Any, app: dict[str, Any]) -> None:
+def fail_on_data(mlflow_client: Any, app: dict[str, Any], reason: str) -> None:
     """What the training job of `app` leaves in MLflow when it finds its data unusable."""
     [experiment_name] = arguments_of(app, "--mlflow-experiment")
     experiment = mlflow_client.get_experiment_by_name(experiment_name)
@@ -364,7 +365,9 @@ def fail_on_data(mlflow_client: Any, app: dict[str, Any]) -> None:
     )
     [run_name] = arguments_of(app, "--run-id")
     run = mlflow_client.create_run(
-        experiment_id, run_name=run_name, tags={MLFLOW_FAILURE_TAG: DATA_ERROR}
+        experiment_id,
+        run_name=run_name,
+        tags={MLFLOW_FAILURE_TAG: DATA_ERROR, MLFLOW_FAILURE_REASON_TAG: reason},
     )
     mlflow_client.set_terminated(run.info.run_id, status="FAILED")
 
@@ -388,8 +391,9 @@ def test_a_failed_run_is_reported_and_unreachable_dependencies_are_conditions(
     pipelines.apply("failing", watching_hdfs_dir)
     app = wait_for(lambda: pipelines.spark_applications(), what="a SparkApplication")[0]
     app_name = app["metadata"]["name"]
-    fail_on_data(mlflow_client, app)
-    pipelines.set_state(app_name, "FAILED", error="no rows left after cleaning")
+    fail_on_data(mlflow_client, app, "no rows left after cleaning")
+    # All the spark-operator knows: the driver exited. The reason is the job's, from MLflow.
+    pipelines.set_state(app_name, "FAILED", error="driver container failed with ExitCode: 1")
     record = wait_for(lambda: failed_record(pipelines, "failing", app_name), what="the failure")
     assert record["state"] == "Failed"
     assert record["failure"] == "DataError"
