@@ -17,7 +17,7 @@ Wall time is from spark-submit to its exit; `train_seconds` is the job's own mea
 
 Sequential: `--member-parallelism 1 --cv-parallelism 1` (one model fitted at a time); parallel:
 `--member-parallelism 3 --cv-parallelism 2`; default: the job's own defaults with the CRD's
-`crossValidation.parallelism` (2). With `--compare-with <git revision>`, the job of that revision
+`crossValidation.parallelism` (1). With `--compare-with <git revision>`, the job of that revision
 (its `workloads/` tree from `git archive`) runs too, at its own defaults, on the same data: the
 before and after of a change, measured side by side. The modes alternate run by run so that drift
 in the machine's load falls on all alike.

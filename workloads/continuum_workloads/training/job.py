@@ -83,7 +83,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--history-batches", type=int, help="with --history-mode Latest: how many newest")
     add("--ensemble", default=",".join(MEMBER_NAMES), help="members, comma-separated")
     add("--cv-folds", type=int, default=3)
-    add("--cv-parallelism", type=int, default=2, help="folds fitted at once")
+    add("--cv-parallelism", type=int, default=1, help="folds fitted at once")
     add("--member-parallelism", type=int, default=1, help="members fitted at once in a fold")
     add("--mlflow-tracking-uri", required=True)
     add("--mlflow-experiment", required=True)
