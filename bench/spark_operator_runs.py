@@ -18,11 +18,11 @@ import argparse
 import json
 import statistics
 import time
-from datetime import datetime
 from typing import Any
 
 from bench_harness import load_average, machine, stack_env, write_result
 
+from continuum_operator.core.times import parse_time
 from demo import batches, render
 from demo.cluster import Cluster, kubectl
 from demo.play import OPERATOR_TIMEOUT_S, RUN_TIMEOUT_S, settled_run
@@ -34,10 +34,6 @@ from localstack.images import build_and_load
 NAMES = Names("continuum-bench-spark")
 APP_LABEL = "sparkoperator.k8s.io/app-name"
 STEPS = ("submitted", "driver_pod_created", "driver_running", "executor_pod_created", "finished")
-
-
-def _time(stamp: str | None) -> datetime | None:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
 
 
 def _started(pod: dict[str, Any]) -> str | None:
@@ -68,10 +64,12 @@ def steps(
         "executor_pod_created": executor and executor["metadata"]["creationTimestamp"],
         "finished": status.get("terminationTime"),
     }
-    created = _time(application["metadata"]["creationTimestamp"])
+    created = parse_time(application["metadata"]["creationTimestamp"])
     assert created is not None
     return {
-        step: (None if (at := _time(moments[step])) is None else (at - created).total_seconds())
+        step: (
+            None if (at := parse_time(moments[step])) is None else (at - created).total_seconds()
+        )
         for step in STEPS
     }
 
@@ -88,28 +86,34 @@ def measure(cluster: Cluster, plans: list[BatchPlan]) -> list[dict[str, Any]]:
     pipeline = render.by_kind(documents, "TrainingPipeline")
     kubectl("apply", "-f", "-", stdin=render.dump(pipeline))
     results = []
-    # Spark deletes its executor pods when the application ends: they are seen while it runs.
-    executors: dict[str, dict[str, Any]] = {}
+    # Spark deletes its executor pods when the application ends: every pod is kept as last seen.
+    seen: dict[str, dict[str, Any]] = {}
+
+    def look() -> None:
+        seen.update((pod["metadata"]["name"], pod) for pod in cluster.pods("spark-role"))
+
     for plan in plans:
         batches.land(plan, cluster.store, NAMES.incoming)
         print(f"== landed {plan.name} ({plan.rows:,} listings)", flush=True)
 
         def settled(batch: str = plan.name) -> Any:
-            for pod in cluster.pods("spark-role=executor"):
-                executors.setdefault(pod["metadata"]["labels"][APP_LABEL], pod)
+            look()
             return settled_run(cluster.pipeline(), batch)
 
         run = wait_for(settled, timeout=RUN_TIMEOUT_S, what=f"the run of {plan.name}", every=1.0)
+        look()  # the driver as it finished
         name = run["name"]
         application = json.loads(
             kubectl("get", "sparkapplication", name, "-n", NAMES.namespace, "-o", "json")
         )
-        driver = first(cluster.pods(f"{APP_LABEL}={name}"), "driver")
+        pods = [pod for pod in seen.values() if pod["metadata"]["labels"].get(APP_LABEL) == name]
         measured = {
             "batch": plan.name,
             "rows": plan.rows,
             "state": run["state"],
-            "seconds_from_created": steps(application, driver, executors.get(name)),
+            "seconds_from_created": steps(
+                application, first(pods, "driver"), first(pods, "executor")
+            ),
         }
         print(f"   {measured}", flush=True)
         results.append(measured)
