@@ -27,7 +27,10 @@ def test_defaults_match_the_crd_defaults() -> None:
     assert spec.history_limit == 5
     assert spec.promotion.alias == "champion"
     assert spec.promotion.direction is Direction.MINIMIZE
-    assert spec.training.ensemble == tuple(EnsembleMember)
+    assert spec.training.ensemble == (
+        EnsembleMember.RANDOM_FOREST,
+        EnsembleMember.LINEAR_REGRESSION,
+    )
 
 
 def test_camel_case_fields_are_read() -> None:

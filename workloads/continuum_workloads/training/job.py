@@ -42,7 +42,7 @@ from continuum_workloads.training.features import (
     count_values_per_fold,
     usable_inputs,
 )
-from continuum_workloads.training.members import MEMBER_NAMES, build_member
+from continuum_workloads.training.members import DEFAULT_MEMBERS, MEMBER_NAMES, build_member
 from continuum_workloads.training.sources import NoInputError, batches_to_read, complete_batches
 from continuum_workloads.training.tracking import (
     DROPPED_INPUTS_TAG,
@@ -81,7 +81,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--batch", action="append", default=[], help="a batch this run is for (repeatable)")
     add("--history-mode", default="All", choices=["All", "Latest"])
     add("--history-batches", type=int, help="with --history-mode Latest: how many newest")
-    add("--ensemble", default=",".join(MEMBER_NAMES), help="members, comma-separated")
+    add("--ensemble", default=",".join(DEFAULT_MEMBERS), help="members, comma-separated")
     add("--cv-folds", type=int, default=3)
     add("--cv-parallelism", type=int, default=1, help="folds fitted at once")
     add("--member-parallelism", type=int, default=1, help="members fitted at once in a fold")

@@ -112,6 +112,9 @@ def register(
         signature=signature,
         input_example=input_example,
         dfs_tmpdir=staging_dir,
+        # Every stage is Spark's own, so the model needs pyspark and nothing else. Stated, because
+        # MLflow would otherwise infer it by loading the model again in a new Python and Spark.
+        pip_requirements=mlflow.spark.get_default_pip_requirements(),
     )
     version = mlflow.register_model(info.model_uri, registered_model, tags=tags)
     log.info("registered %s version %s", registered_model, version.version)
