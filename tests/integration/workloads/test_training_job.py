@@ -195,6 +195,7 @@ def newest_app(pipelines: Pipelines, after: set[str]) -> str | None:
 @pytest.mark.timeout(2 * RUN_TIMEOUT + 300)  # two runs, each up to RUN_TIMEOUT
 def test_runs_started_by_the_operator_train_register_and_face_the_champion(
     stack: dict[str, str],
+    hdfs_client: Any,
     used_cars: str,
     namespace: str,
     crds: None,
@@ -307,6 +308,9 @@ def test_runs_started_by_the_operator_train_register_and_face_the_champion(
         )
         status = pipelines.status("used-cars")
         assert (status["lastModelVersion"], status["championVersion"]) == ("2", expected_champion)
+        # Each run removed the copies it staged on HDFS (its model, the champion it faced).
+        for run_name in (first, second):
+            assert hdfs_client.status(f"/tmp/continuum/models/{run_name}", strict=False) is None
     finally:
         pipelines.delete_all()
         if mlflow_client.search_registered_models(f"name = '{model_name}'"):

@@ -51,6 +51,7 @@ from continuum_workloads.training.tracking import (
     log_member,
     model_staging_dir,
     register,
+    remove_staging_dir,
     shared_filesystem,
 )
 
@@ -214,18 +215,23 @@ def train(spark: SparkSession, args: argparse.Namespace) -> None:
     scored.unpersist()
 
     staging_dir = model_staging_dir(args.data_uri, args.run_id)
-    champion, champion_scores = champion_metrics(
-        MlflowClient(), args.registered_model, args.champion_alias, holdout, staging_dir
-    )
-    if champion is not None:
-        mlflow.set_tag(contract.MLFLOW_CHAMPION_VERSION_TAG, champion.version)
-        mlflow.log_metrics({f"champion_{name}": value for name, value in champion_scores.items()})
-        metric = args.promotion_metric
-        log.info(
-            "holdout %s: this model %.6g, champion (version %s) %.6g",
-            metric, stack_scores[metric], champion.version, champion_scores[metric],
-        )  # fmt: skip
-    version = register(model, args.registered_model, holdout_raw.drop(LABEL), tags, staging_dir)
+    try:
+        champion, champion_scores = champion_metrics(
+            MlflowClient(), args.registered_model, args.champion_alias, holdout, staging_dir
+        )
+        if champion is not None:
+            mlflow.set_tag(contract.MLFLOW_CHAMPION_VERSION_TAG, champion.version)
+            mlflow.log_metrics(
+                {f"champion_{name}": value for name, value in champion_scores.items()}
+            )
+            metric = args.promotion_metric
+            log.info(
+                "holdout %s: this model %.6g, champion (version %s) %.6g",
+                metric, stack_scores[metric], champion.version, champion_scores[metric],
+            )  # fmt: skip
+        version = register(model, args.registered_model, holdout_raw.drop(LABEL), tags, staging_dir)
+    finally:
+        remove_staging_dir(spark, staging_dir)
     mlflow.set_tag("registered_version", version.version)
 
 

@@ -13,7 +13,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models.signature import ModelSignature
 from mlflow.types.schema import ColSpec, Schema
 from pyspark.ml import PipelineModel
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 
 from continuum_workloads.contract import MLFLOW_BATCHES_TAG, MLFLOW_PIPELINE_TAG, MLFLOW_RUN_ID_TAG
 from continuum_workloads.training.ensemble import FittedMember
@@ -66,6 +66,15 @@ def model_staging_dir(data_uri: str, run_id: str) -> str | None:
     MLflow's default, the driver's own disk, which local mode shares."""
     shared = shared_filesystem(data_uri)
     return None if shared is None else f"{shared}/tmp/continuum/models/{run_id}"
+
+
+def remove_staging_dir(spark: SparkSession, staging_dir: str | None) -> None:
+    """Deletes the run's staged copies (its model on the way to MLflow, the champion's on the
+    way back) from the data's filesystem, through Spark's own Hadoop client."""
+    if staging_dir is None:
+        return
+    path = spark._jvm.org.apache.hadoop.fs.Path(staging_dir)  # type: ignore[union-attr]
+    path.getFileSystem(spark._jsc.hadoopConfiguration()).delete(path, True)  # type: ignore[union-attr]
 
 
 def champion_metrics(
