@@ -275,6 +275,9 @@ def run_once(env: dict[str, str], mlflow: MlflowClient, data_uri: str, model: st
         assert old_root is not None
         job = command.index(next(c for c in command if c.endswith("training/job.py")))
         command[job] = str(old_root / "continuum_workloads" / "training" / "job.py")
+        # The old job's own default ensemble, not the one this tree's spec defaults to.
+        at = command.index("--ensemble")
+        del command[at : at + 2]
         # The old package first on the path, for the driver and Spark's Python workers alike.
         extra_env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(old_root), os.environ.get("PYTHONPATH", "")) if p

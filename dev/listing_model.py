@@ -54,5 +54,5 @@ def register_listing_model(
     regression = LinearRegression(featuresCol=LINEAR_FEATURES, labelCol="label", maxIter=20)
     model = Pipeline(stages=[input_stage(), *feature_stages(inputs), regression]).fit(kept)
     with mlflow.start_run():
-        version = register(model, name, raw.drop("price"), tags={})
+        version = register(model, name, raw.drop("price").columns, tags={})
     return ModelIdentity(name, version.version)

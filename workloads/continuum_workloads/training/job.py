@@ -135,7 +135,9 @@ def train(spark: SparkSession, args: argparse.Namespace) -> None:
     mlflow.set_tags(tags)
     log.info("reading %d batches from %s", len(batches), args.data_uri)
     paths = [f"{args.data_uri.rstrip('/')}/{batch}" for batch in batches]
-    raw = read_listings(spark, paths, required=REQUIRED_COLUMNS)
+    # Cached: the rejected rows are counted and the kept ones cached in two passes, which would
+    # otherwise both parse the CSV text.
+    raw = read_listings(spark, paths, required=REQUIRED_COLUMNS).cache()
 
     kept, rejected = clean(raw)
     kept = kept.cache()
@@ -143,6 +145,7 @@ def train(spark: SparkSession, args: argparse.Namespace) -> None:
         row["reason"]: row["count"] for row in rejected.groupBy("reason").count().collect()
     }
     rows_kept = kept.count()
+    raw.unpersist()
     mlflow.log_metrics(
         {
             "rows_read": rows_kept + sum(rejected_by_reason.values()),
@@ -229,7 +232,8 @@ def train(spark: SparkSession, args: argparse.Namespace) -> None:
                 "holdout %s: this model %.6g, champion (version %s) %.6g",
                 metric, stack_scores[metric], champion.version, champion_scores[metric],
             )  # fmt: skip
-        version = register(model, args.registered_model, holdout_raw.drop(LABEL), tags, staging_dir)
+        raw_columns = holdout_raw.drop(LABEL).columns
+        version = register(model, args.registered_model, raw_columns, tags, staging_dir)
     finally:
         remove_staging_dir(spark, staging_dir)
     mlflow.set_tag("registered_version", version.version)

@@ -60,7 +60,7 @@ def build_member(name: str, seed: int) -> Member:
     if name == "randomForest":
         rf = RandomForestRegressor(
             featuresCol=TREE_FEATURES, labelCol=LOG_LABEL, predictionCol=column,
-            numTrees=20, maxDepth=8, featureSubsetStrategy="onethird", seed=seed,
+            numTrees=10, maxDepth=8, featureSubsetStrategy="onethird", seed=seed,
         )  # fmt: skip
         return Member(name, rf)
     if name == "linearRegression":

@@ -106,20 +106,19 @@ def listing_signature(columns: list[str]) -> ModelSignature:
 def register(
     model: PipelineModel,
     registered_model: str,
-    example: DataFrame,
+    input_columns: list[str],
     tags: dict[str, str],
     staging_dir: str | None = None,
 ) -> ModelVersion:
-    """Log the PipelineModel with the Spark flavour (signature, a few raw listings as the input
-    example) and register it as a new version (`staging_dir`: see model_staging_dir)."""
-    # Explicit, because inferring from an example with empty columns fails on their type.
-    signature = listing_signature(example.columns)
-    input_example = example.limit(3).toPandas().fillna("")
+    """Log the PipelineModel with the Spark flavour and its signature (the raw listing columns
+    in, the price out) and register it as a new version (`staging_dir`: see
+    model_staging_dir)."""
+    # No input example: MLflow would check it by loading the model again, staged through the
+    # data's filesystem, and scoring it; the job has just scored the holdout with this model.
     info = mlflow.spark.log_model(
         model,
         "model",
-        signature=signature,
-        input_example=input_example,
+        signature=listing_signature(input_columns),
         dfs_tmpdir=staging_dir,
         # Every stage is Spark's own, so the model needs pyspark and nothing else. Stated, because
         # MLflow would otherwise infer it by loading the model again in a new Python and Spark.
