@@ -5,7 +5,8 @@ intervals. Writes bench/results/serving.json.
 Needs the local stack running (`make stack-up`): Kafka, MLflow (a model of the benchmark's own,
 trained here on generated listings: the training job's feature stages and a linear regression)
 and HDFS (the checkpoint). The scorer runs in this process, as `continuum serve` runs it:
-a local[2] SparkSession, the scoring query, one transactional producer.
+a local[2] SparkSession, the scoring query, one transactional producer per partition of the
+requests topic (two here) in its tasks.
 
 Latency is the consumer's receipt time minus the request's Kafka timestamp (set by the producer
 when it sends), both on this machine's clock. Sustained rate: answers per second from the first
@@ -16,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import sys
 import threading
 import time
 import uuid
@@ -35,7 +38,6 @@ from continuum_workloads.dataset.generator import generate_chunks
 from continuum_workloads.serving.model import ListingModel
 from continuum_workloads.serving.requests import LISTING_FIELDS
 from continuum_workloads.serving.scorer import BatchOutcome, BatchScorer, start_scoring
-from continuum_workloads.serving.transactions import TransactionalWriter
 from localstack.config import StackConfig
 
 RATES = (500, 2_000, 5_000)
@@ -45,6 +47,7 @@ DRAIN_S = 120
 
 
 def session() -> SparkSession:
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # the scorer's Python workers
     jars = ",".join(str(jar) for jar in StackConfig.from_env().spark_jars)
     return (
         SparkSession.builder.master("local[2]").appName("continuum-bench-serving")
@@ -141,10 +144,8 @@ def run_one(
         checkpoint_uri=f"{env['HDFS_URI']}{checkpoint_root}/{requests}",
         transactional_id=f"bench-{requests}", lease_name="unused", trigger_interval=trigger,
     )  # fmt: skip
-    writer = TransactionalWriter({"bootstrap.servers": bootstrap}, config.transactional_id,
-                                 config.transactional_id, requests).open()  # fmt: skip
     outcomes: list[BatchOutcome] = []
-    scorer = BatchScorer(model, writer, config, on_batch=outcomes.append)
+    scorer = BatchScorer(model, config, {"bootstrap.servers": bootstrap}, outcomes.append)
     reader = Reader(bootstrap, predictions)
     reader.start()
     query = start_scoring(spark, config, {"bootstrap.servers": bootstrap}, scorer)
@@ -165,7 +166,6 @@ def run_one(
         query.stop()
         reader.halt.set()
         reader.join(30)
-        writer.close()
         admin.delete_topics(topics)
     latencies = [reader.latency_ms[rid] for rid, _ in values if rid in reader.latency_ms]
     batches = [o for o in outcomes if o.records and o.predictions > 0]

@@ -4,6 +4,7 @@ clients wired to it. Only tests that ask for these fixtures need the stack."""
 from __future__ import annotations
 
 import os
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -157,6 +158,7 @@ def spark(stack_config: StackConfig) -> Iterator[object]:
     per test session: Spark keeps a single active session per process."""
     from pyspark.sql import SparkSession
 
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # the scorer's Python workers
     session = (
         SparkSession.builder.master("local[2]")
         .appName("continuum-tests")

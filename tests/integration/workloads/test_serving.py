@@ -87,11 +87,9 @@ def config_for(
 
 
 class ScoringRun(NamedTuple):
-    """A test's scoring query with its config, transactional writer, scorer and the outcome of
-    each micro-batch."""
+    """A test's scoring query with its config, scorer and the outcome of each micro-batch."""
 
     config: ServingConfig
-    writer: TransactionalWriter
     scorer: BatchScorer
     outcomes: list[BatchOutcome]
     query: Any
@@ -107,13 +105,9 @@ def start_scoring_run(
     client = {"bootstrap.servers": stack["KAFKA_BOOTSTRAP_SERVERS"]}
     config = config_for(stack, model.identity, requests, predictions, dead, checkpoint,
                         f"test-{uuid.uuid4().hex[:8]}")  # fmt: skip
-    writer = TransactionalWriter(client, config.transactional_id, config.transactional_id,
-                                 requests).open()  # fmt: skip
     outcomes: list[BatchOutcome] = []
-    scorer = BatchScorer(model, writer, config, on_batch=outcomes.append)
-    return ScoringRun(
-        config, writer, scorer, outcomes, start_scoring(spark, config, client, scorer)
-    )
+    scorer = BatchScorer(model, config, client, on_batch=outcomes.append)
+    return ScoringRun(config, scorer, outcomes, start_scoring(spark, config, client, scorer))
 
 
 def run_until(query: Any, done: Callable[[], bool], timeout_s: float = WAIT_S) -> None:
@@ -157,11 +151,10 @@ def test_predictions_equal_the_models_transform_and_malformed_requests_are_dead_
         if index % 6 == 0 and index // 6 < len(MALFORMED):
             records.append((None, MALFORMED[index // 6][0]))
     produce(bootstrap, requests, records)
-    _config, writer, _scorer, outcomes, query = start_scoring_run(
+    _config, _scorer, outcomes, query = start_scoring_run(
         stack, spark, listing_model, (requests, predictions, dead), f"file://{tmp_path}/ckpt"
     )
     run_until(query, lambda: sum(o.records for o in outcomes) >= len(records))
-    writer.close()
 
     scored = read_committed(bootstrap, predictions, len(valid_rows))
     letters = read_committed(bootstrap, dead, len(MALFORMED))
@@ -212,7 +205,7 @@ def test_a_listing_in_every_text_form_scores_alone_as_its_plain_json_twin_does(
     JSON values; both get the price the batch transform gives the text row."""
     bootstrap = stack["KAFKA_BOOTSTRAP_SERVERS"]
     requests, predictions, dead = new_topic(1), new_topic(1), new_topic(1)
-    _config, writer, _scorer, outcomes, query = start_scoring_run(
+    _config, _scorer, outcomes, query = start_scoring_run(
         stack, spark, listing_model, (requests, predictions, dead), f"file://{tmp_path}/ckpt"
     )
     try:
@@ -226,7 +219,6 @@ def test_a_listing_in_every_text_form_scores_alone_as_its_plain_json_twin_does(
                 time.sleep(0.2)
     finally:
         query.stop()
-        writer.close()
     assert [o.records for o in outcomes if o.records] == [1, 1]
     answers = {json.loads(m.value())["request_id"]: json.loads(m.value())["predicted_price"]
                for m in read_committed(bootstrap, predictions, 2)}  # fmt: skip
@@ -246,7 +238,7 @@ def test_a_replayed_batch_is_recognised_and_skipped(
     rows = listings.iloc[:40].to_dict("records")
     produce(bootstrap, requests, [(None, request_bytes(f"r-{i}", r)) for i, r in enumerate(rows)])
     checkpoint = tmp_path / "ckpt"
-    config, writer, scorer, outcomes, query = start_scoring_run(
+    config, scorer, outcomes, query = start_scoring_run(
         stack, spark, listing_model, (requests, predictions, dead), f"file://{checkpoint}"
     )
     run_until(query, lambda: sum(o.records for o in outcomes) >= len(rows))
@@ -258,7 +250,6 @@ def test_a_replayed_batch_is_recognised_and_skipped(
     scorer.on_batch = replayed.append
     query = start_scoring(spark, config, {"bootstrap.servers": bootstrap}, scorer)
     run_until(query, lambda: any(o.batch_id == last for o in replayed))
-    writer.close()
 
     (replay,) = [o for o in replayed if o.batch_id == last]
     first = next(o for o in outcomes if o.batch_id == last)

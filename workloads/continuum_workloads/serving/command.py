@@ -1,10 +1,11 @@
 """`continuum serve`: the serving pod's process.
 
 Reads its ServingConfig from the environment, serves /healthz /readyz /metrics, loads and warms
-the model (then it is Ready), waits for the handoff Lease, takes the transactional.id over (which
+the model (then it is Ready), waits for the handoff Lease, takes the transactional ids over (which
 fences any earlier holder) and runs the scoring query until SIGTERM: then it stops after the
-current micro-batch, releases the Lease and exits 0. Fenced by a newer holder or having lost the
-Lease, it stops at once and exits 1, for Kubernetes to restart it as a waiting pod.
+current micro-batch, releases the Lease and exits 0. Having lost the Lease (or unable to tell
+that it still holds it, after a pause), it stops at once and exits 1, for Kubernetes to restart
+it as a waiting pod.
 """
 
 from __future__ import annotations
@@ -197,38 +198,41 @@ class Server:
 
     def _hold(self, spark: SparkSession, model: ListingModel, lease: HandoffLease) -> int:
         """Runs the scoring query while this pod holds the Lease; 0 after a graceful stop, 1 when
-        fenced or the Lease is lost. A failed run (Kafka or the checkpoint store unreachable)
-        is restarted with growing pauses, each run with a producer that takes the
-        transactional.id over afresh: its `init_transactions` aborts whatever the failed run
-        left open, and the committed offsets say where to go on, so nothing is lost or doubled."""
+        the Lease is lost or this pod was fenced without holding it. A failed run (Kafka or the
+        checkpoint store unreachable, or fenced by a paused former holder that woke up and has
+        not yet seen that its Lease is gone) is restarted with growing pauses, each run after
+        taking the transactional ids over afresh: that aborts whatever the failed run left open,
+        and the committed offsets say where to go on, so nothing is lost or doubled."""
         from continuum_workloads.serving.dependencies import summary
         from continuum_workloads.serving.scorer import BatchScorer, start_scoring
-        from continuum_workloads.serving.transactions import TransactionalWriter
+        from continuum_workloads.serving.transactions import take_over
 
         client_config = kafka_client_config(self.config)
         live = LiveMetrics(spark, self.config, client_config, self.metrics)
         failures = 0
         try:
             while not self.stop.is_set():
-                writer = TransactionalWriter(
-                    client_config,
-                    self.config.transactional_id,
-                    self.config.consumer_group or self.config.transactional_id,
-                    self.config.requests_topic,
+                partitions = _retrying(
+                    "taking the transactional ids over",
+                    self.stop,
+                    lambda: take_over(
+                        client_config, self.config.transactional_id, self.config.requests_topic
+                    ),
                 )
-                if _retrying("taking the transactional id over", self.stop, writer.open) is None:
-                    writer.discard()
+                if partitions is None:
                     return 0
-                scorer = BatchScorer(model, writer, self.config, on_batch=self.metrics.observe)
+                scorer = BatchScorer(
+                    model, self.config, client_config, self.metrics.observe, lease.current
+                )
                 query: StreamingQuery | None = None
                 try:
                     query = start_scoring(spark, self.config, client_config, scorer)
-                    log.info("scoring %s with %s", self.config.requests_topic,
-                             self.config.model_uri)  # fmt: skip
+                    log.info("scoring %s (%d partitions) with %s", self.config.requests_topic,
+                             partitions, self.config.model_uri)  # fmt: skip
                     code = self._watch(query, scorer, lease, live)
                 except Exception as error:  # the query failed or could not start
-                    writer.discard()
-                    if scorer.fenced.is_set():
+                    if not lease.current():
+                        log.error("no longer the holder: stopped scoring")
                         return 1
                     progressed = query is not None and query.lastProgress is not None
                     failures = 1 if progressed else failures + 1
@@ -237,7 +241,6 @@ class Server:
                               summary(error), pause)  # fmt: skip
                     self.stop.wait(pause)
                     continue
-                writer.close()
                 if code is not None:
                     return code
             return 0
@@ -247,13 +250,13 @@ class Server:
     def _watch(
         self, query: StreamingQuery, scorer: BatchScorer, lease: HandoffLease, live: LiveMetrics
     ) -> int | None:
-        """Waits for SIGTERM (then stops between batches: 0), the loss of the Lease or a fence
-        (stops at once: 1), or the query's end (None; a failure raises)."""
-        while not (self.stop.is_set() or lease.lost.is_set()):
-            if scorer.fenced.is_set() or query.awaitTermination(1):
+        """Waits for SIGTERM (then stops between batches: 0), the loss of the Lease (stops at
+        once: 1), or the query's end (None; a failure, a fence included, raises)."""
+        while not (self.stop.is_set() or not lease.current()):
+            if query.awaitTermination(1):
                 break
             live.check()
-        if lease.lost.is_set() or scorer.fenced.is_set():
+        if not lease.current():
             query.stop()
             log.error("no longer the holder: stopped scoring")
             return 1

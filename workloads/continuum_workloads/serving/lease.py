@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 from kubernetes import client
@@ -48,6 +49,7 @@ class HandoffLease:
         """Set when a renewal finds the Lease held by someone else or expired under us."""
         self._stop_renewing = threading.Event()
         self._renewer: threading.Thread | None = None
+        self._renewed_at = float("-inf")  # time.monotonic() of the last successful take
 
     def _now(self) -> datetime:
         return datetime.now(UTC)
@@ -67,13 +69,21 @@ class HandoffLease:
         spec.renew_time = now
         spec.lease_duration_seconds = self.duration_s
         lease.spec = spec
+        asked_at = time.monotonic()
         try:  # the resourceVersion read above makes this a compare-and-swap
             self._leases.replace_namespaced_lease(self.name, self.namespace, lease)
         except ApiException as error:
             if error.status == 409:
                 return False
             raise
+        self._renewed_at = asked_at
         return True
+
+    def current(self) -> bool:
+        """Whether this pod can be sure it still holds the Lease: not lost, and renewed within
+        its duration by this process's own clock. A pod paused longer than that (SIGSTOP, a
+        long GC) wakes up not current, before its renewer has even run."""
+        return not self.lost.is_set() and time.monotonic() - self._renewed_at < self.duration_s
 
     def take(self, stop: threading.Event, retry_s: float = 1.0) -> bool:
         """Blocks until this pod holds the Lease (then keeps renewing it) or `stop` is set."""

@@ -1,32 +1,179 @@
 """The scoring query: Kafka requests → validation → the model → predictions and dead letters,
-each micro-batch written through `foreachBatch` in one Kafka transaction (`transactions`).
+each micro-batch written through `foreachBatch`, partition by partition of the requests topic.
 
-This first version collects each micro-batch to the driver, validates and scores it there (the
-model itself runs in Spark) and produces from the driver: one transactional producer per
-ServingDeployment. Its ceiling is the driver's; the README gives the measured figure.
+Every record stays in Spark's executors, in the task that read its Kafka partition (the Kafka
+source reads each partition of a micro-batch in one task, and no step below shuffles):
+1. `validated_requests`: the raw bytes judged by `requests.validate`, in `mapInPandas`;
+2. the PipelineModel over the valid listings (Spark's own stages, row by row);
+3. `PartitionWriter`: the partition's predictions and dead letters in one Kafka transaction of
+   its own, together with that partition's consumer-group offset, under the transactional.id
+   `<the ServingDeployment's>-<partition>` (`transactions`).
+The driver plans each batch and adds up what the tasks report, so throughput grows with the
+requests topic's partitions and the executors' cores, not with the driver.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
+from pyspark.sql.types import (
+    BinaryType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+)
 
 from continuum_workloads.contract import ServingConfig
-from continuum_workloads.serving.model import ListingModel
-from continuum_workloads.serving.records import SourceRecord, answers, next_offsets, pending
-from continuum_workloads.serving.requests import ValidRequest, validate
+from continuum_workloads.serving.model import PREDICTION, ListingModel
+from continuum_workloads.serving.records import (
+    ModelIdentity,
+    SourceRecord,
+    answers,
+    next_offsets,
+    pending,
+)
+from continuum_workloads.serving.requests import (
+    LISTING_FIELDS,
+    Rejection,
+    ValidRequest,
+    validate,
+)
 from continuum_workloads.serving.session import spark_interval
-from continuum_workloads.serving.transactions import Fenced, TransactionalWriter
+from continuum_workloads.serving.transactions import (
+    Fenced,
+    TransactionalWriter,
+    partition_transactional_id,
+)
 
 log = logging.getLogger(__name__)
 SCORING_QUERY = "continuum-scoring"
+
+SOURCE_COLUMNS = ("partition", "offset", "key", "value", "timestamp_ms")
+VERDICT_FIELDS = [
+    StructField("partition", IntegerType()),
+    StructField("offset", LongType()),
+    StructField("key", BinaryType()),
+    StructField("value", BinaryType()),
+    StructField("timestamp_ms", LongType()),
+    StructField("request_id", StringType()),
+    StructField("event_time_ms", LongType()),
+    StructField("reason", StringType()),  # None for a valid request
+    StructField("field", StringType()),
+    StructField("detail", StringType()),
+]
+VALIDATED = StructType(VERDICT_FIELDS + [StructField(n, StringType()) for n in LISTING_FIELDS])
+"""A request judged: its source record, its verdict and, when valid, its listing as text."""
+ANSWERED_COLUMNS = [field.name for field in VERDICT_FIELDS] + [PREDICTION]
+PARTITION_OUTCOME = StructType(
+    [
+        StructField("partition", IntegerType()),
+        StructField("records", LongType()),
+        StructField("skipped", LongType()),
+        StructField("predictions", LongType()),
+        StructField("dead_letters", StringType()),  # JSON: {reason: count}
+    ]
+)
+
+
+def validated_requests(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """`mapInPandas`: source records → VALIDATED rows, one per record, in order."""
+    no_listing = [None] * len(LISTING_FIELDS)
+    for chunk in chunks:
+        rows = []
+        for source in zip(*(chunk[name] for name in SOURCE_COLUMNS), strict=True):
+            verdict = validate(source[3])
+            if isinstance(verdict, ValidRequest):
+                listing = [verdict.listing.get(name) for name in LISTING_FIELDS]
+                rows.append((*source, verdict.request_id, verdict.event_time_ms, None, None,
+                             None, *listing))  # fmt: skip
+            else:
+                rows.append((*source, verdict.request_id, None, verdict.reason, verdict.field,
+                             verdict.detail, *no_listing))  # fmt: skip
+        yield pd.DataFrame.from_records(rows, columns=VALIDATED.fieldNames())
+
+
+def _optional(value: object) -> object:
+    """None for a missing value, however pandas spells it (None, NaN, NA)."""
+    return None if pd.isna(value) else value
+
+
+def verdict_of(row: tuple) -> ValidRequest | Rejection:
+    """A VALIDATED row (as a writing task reads it) → the verdict its answer is built from."""
+    request_id = _optional(row.request_id)
+    if _optional(row.reason) is None:
+        event_time = _optional(row.event_time_ms)
+        return ValidRequest(request_id, None if event_time is None else int(event_time), {})
+    return Rejection(row.reason, _optional(row.field), row.detail, request_id)
+
+
+@dataclass(frozen=True)
+class PartitionWriter:
+    """`mapInPandas` in each task: answers the task's records, one transaction per Kafka
+    partition, and reports one PARTITION_OUTCOME row per partition."""
+
+    client_config: dict[str, str]
+    transactional_id: str
+    consumer_group: str
+    topics: tuple[str, str, str]
+    """(requests, predictions, dead letters)."""
+    model: ModelIdentity
+    timeout_s: float = 30.0
+
+    def __call__(self, chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        frames = [chunk for chunk in chunks if len(chunk)]
+        if not frames:
+            return
+        records = pd.concat(frames, ignore_index=True)
+        for partition, rows in records.groupby("partition", sort=True):
+            outcome = self._answer(int(partition), rows)
+            yield pd.DataFrame([outcome], columns=PARTITION_OUTCOME.fieldNames())
+
+    def _answer(self, partition: int, rows: pd.DataFrame) -> tuple:
+        writer = TransactionalWriter(
+            self.client_config,
+            partition_transactional_id(self.transactional_id, partition),
+            self.consumer_group,
+            self.topics[0],
+            self.timeout_s,
+        )
+        try:
+            # Opened first: once it holds the id, no older writer can commit, so the offset
+            # read next is the last word on what is already answered.
+            writer.open()
+            by_offset = {int(row.offset): row for row in rows.itertuples(index=False)}
+            sources = [
+                SourceRecord(partition, offset, row.key, row.value, int(row.timestamp_ms))
+                for offset, row in by_offset.items()
+            ]
+            todo = pending(sources, writer.committed([partition]))
+            judged = [verdict_of(by_offset[source.offset]) for source in todo]
+            prices = [
+                float(by_offset[source.offset].prediction)
+                for source, verdict in zip(todo, judged, strict=True)
+                if isinstance(verdict, ValidRequest)
+            ]
+            outgoing = answers(
+                todo, judged, prices, self.model, self.topics, int(time.time() * 1000)
+            )
+            if todo:
+                writer.commit(outgoing, next_offsets(todo))
+            writer.close()
+        except BaseException:
+            writer.discard()
+            raise
+        dead = Counter(v.reason for v in judged if isinstance(v, Rejection))
+        return partition, len(rows), len(rows) - len(todo), len(prices), json.dumps(dead)
 
 
 @dataclass(frozen=True)
@@ -42,62 +189,62 @@ class BatchOutcome:
     seconds: float
 
 
+class NotHolding(RuntimeError):
+    """The pod cannot tell that it still holds the handoff Lease: it must not write."""
+
+
 class BatchScorer:
-    """The `foreachBatch` function. `on_batch` hears of each outcome (metrics, tests)."""
+    """The `foreachBatch` function. `on_batch` hears of each outcome (metrics, tests);
+    `holding`, checked before each batch, says whether this pod still holds the Lease."""
 
     def __init__(
         self,
         model: ListingModel,
-        writer: TransactionalWriter,
         config: ServingConfig,
+        client_config: dict[str, str],
         on_batch: Callable[[BatchOutcome], None] | None = None,
+        holding: Callable[[], bool] | None = None,
     ) -> None:
         self.model = model
-        self.writer = writer
-        self.topics = (config.requests_topic, config.predictions_topic, config.dead_letter_topic)
+        self.writer = PartitionWriter(
+            dict(client_config),
+            config.transactional_id,
+            config.consumer_group or config.transactional_id,
+            (config.requests_topic, config.predictions_topic, config.dead_letter_topic),
+            model.identity,
+        )
         self.on_batch = on_batch
-        self.fenced = threading.Event()
-        """Set once the broker refused a commit because a newer holder took the transactional.id."""
+        self.holding = holding
 
     def __call__(self, frame: DataFrame, batch_id: int) -> None:
+        if self.holding is not None and not self.holding():
+            raise NotHolding(f"batch {batch_id}: not run, the handoff Lease is not held")
         try:
             self._score(frame, batch_id)
-        except Fenced:
-            self.fenced.set()
-            log.error("batch %d: fenced by a newer holder of the transactional.id", batch_id)
-            raise
+        except Exception as error:
+            # A task's Fenced reaches the driver as the text of a failed Spark job.
+            if not isinstance(error, Fenced) and f"{Fenced.__module__}.Fenced" not in str(error):
+                raise
+            log.error("batch %d: fenced by another holder of a transactional.id", batch_id)
+            raise Fenced(str(error).splitlines()[0]) from error
 
     def _score(self, frame: DataFrame, batch_id: int) -> None:
         started = time.perf_counter()
-        records = [
-            SourceRecord(row.partition, row.offset, row.key, row.value, row.timestamp_ms)
-            for row in frame.select(
-                "partition",
-                "offset",
-                "key",
-                "value",
-                F.unix_millis("timestamp").alias("timestamp_ms"),
-            ).collect()
-        ]
-        todo = pending(records, self.writer.committed(r.partition for r in records))
-        judged = [validate(record.value) for record in todo]
-        valid = [verdict for verdict in judged if isinstance(verdict, ValidRequest)]
-        prices = self.model.prices([verdict.listing for verdict in valid])
-        outgoing = answers(
-            todo, judged, prices, self.model.identity, self.topics, int(time.time() * 1000)
-        )
-        if todo:
-            self.writer.commit(outgoing, next_offsets(todo))
-        dead: dict[str, int] = {}
-        for verdict in judged:
-            if not isinstance(verdict, ValidRequest):
-                dead[verdict.reason] = dead.get(verdict.reason, 0) + 1
+        validated = frame.select(
+            "partition", "offset", "key", "value",
+            F.unix_millis("timestamp").alias("timestamp_ms"),
+        ).mapInPandas(validated_requests, VALIDATED)  # fmt: skip
+        answered = self.model.model.transform(validated).select(*ANSWERED_COLUMNS)
+        reports = answered.mapInPandas(self.writer, PARTITION_OUTCOME).collect()
+        dead: Counter[str] = Counter()
+        for report in reports:
+            dead.update(json.loads(report["dead_letters"]))
         outcome = BatchOutcome(
             batch_id,
-            len(records),
-            len(records) - len(todo),
-            len(valid),
-            dead,
+            sum(r["records"] for r in reports),
+            sum(r["skipped"] for r in reports),
+            sum(r["predictions"] for r in reports),
+            dict(dead),
             time.perf_counter() - started,
         )
         if outcome.skipped:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -57,6 +58,9 @@ def build_session(spark_conf: Mapping[str, str], app_name: str) -> SparkSession:
         raise FileNotFoundError(
             f"Spark's Kafka connector jars are missing ({SPARK_JARS_ENV}): {missing or 'none'}"
         )
+    # Validation and the Kafka writes run in Spark's Python workers: by default this process's
+    # own interpreter, not whichever `python3` comes first on the PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     settings = {**SESSION_DEFAULTS, "spark.jars": ",".join(jars), **spark_conf}
     for key, value in settings.items():
         builder = builder.config(key, value)

@@ -1,5 +1,6 @@
-"""Exactly-once output to Kafka: each micro-batch's predictions and dead letters go out in one
-Kafka transaction together with the requests' consumer-group offsets.
+"""Exactly-once output to Kafka: each micro-batch's predictions and dead letters of one partition
+of the requests topic go out in one Kafka transaction together with that partition's
+consumer-group offset, under a transactional.id of that partition's own.
 
 Why it holds:
 - Crash: a batch whose transaction did not commit left nothing visible to `read_committed`
@@ -7,9 +8,11 @@ Why it holds:
   checkpoint, so every request in it is answered again, once.
 - Replay: Spark re-runs a batch whose output already committed (it stopped before writing its own
   commit log). The committed group offsets say so: records below them are skipped.
-- Zombie: the transactional.id is fixed per ServingDeployment, so a new holder's
-  `init_transactions` bumps the producer epoch and the broker refuses the old holder's late
-  writes and commit (`Fenced`); that process must stop.
+- Zombie: the transactional.id is fixed per ServingDeployment and partition, so a new holder's
+  `init_transactions` (`take_over`, before its first batch) bumps the producer epoch and the
+  broker refuses the old holder's late writes and commit (`Fenced`); that process must stop.
+  A writer opens the id before it reads the committed offset, so whichever writer commits, it
+  answers only what no earlier commit did.
 - Outage: a transaction whose brokers do not answer within its deadline is given up
   (`TransactionAborted`) and its producer with it: librdkafka's `send_offsets_to_transaction`
   can block past its own timeout when the group coordinator goes away (confluentinc/librdkafka
@@ -65,6 +68,36 @@ def within_deadline(deadline_s: float, call: Callable[[], int]) -> int:
         return outcome.result(timeout=deadline_s)
     except FutureTimeout:
         raise TimeoutError(f"no answer from the brokers within {deadline_s:.0f} s") from None
+
+
+def partition_transactional_id(transactional_id: str, partition: int) -> str:
+    """The transactional.id of one partition of the requests topic."""
+    return f"{transactional_id}-{partition}"
+
+
+def take_over(
+    client_config: Mapping[str, str], transactional_id: str, topic: str, timeout_s: float = 30.0
+) -> int:
+    """Opens (then closes) the transactional.id of every partition of `topic`: the previous
+    holder is fenced everywhere and its open transactions aborted before this one's first
+    batch. Returns the number of partitions."""
+    probe = Consumer({**client_config, "group.id": f"{transactional_id}-take-over"})
+    try:
+        found = probe.list_topics(topic, timeout=timeout_s).topics[topic]
+    finally:
+        probe.close()
+    if found.error is not None:
+        raise KafkaException(found.error)
+    for partition in sorted(found.partitions):
+        writer = TransactionalWriter(
+            client_config, partition_transactional_id(transactional_id, partition),
+            transactional_id, topic, timeout_s,
+        )  # fmt: skip
+        try:
+            writer.open()
+        finally:
+            writer.discard()
+    return len(found.partitions)
 
 
 class TransactionalWriter:
