@@ -222,8 +222,8 @@ class BatchScorer:
         try:
             self._score(frame, batch_id)
         except Exception as error:
-            # A task's Fenced reaches the driver as the text of a failed Spark job.
-            if not isinstance(error, Fenced) and f"{Fenced.__module__}.Fenced" not in str(error):
+            # Fenced is raised in a task and reaches the driver as the text of a failed job.
+            if f"{Fenced.__module__}.Fenced" not in str(error):
                 raise
             log.error("batch %d: fenced by another holder of a transactional.id", batch_id)
             raise Fenced(str(error).splitlines()[0]) from error

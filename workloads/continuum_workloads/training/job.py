@@ -135,9 +135,7 @@ def train(spark: SparkSession, args: argparse.Namespace) -> None:
     mlflow.set_tags(tags)
     log.info("reading %d batches from %s", len(batches), args.data_uri)
     paths = [f"{args.data_uri.rstrip('/')}/{batch}" for batch in batches]
-    # Cached: the rejected rows are counted and the kept ones cached in two passes, which would
-    # otherwise both parse the CSV text.
-    raw = read_listings(spark, paths, required=REQUIRED_COLUMNS).cache()
+    raw = read_listings(spark, paths, required=REQUIRED_COLUMNS)
 
     kept, rejected = clean(raw)
     kept = kept.cache()
@@ -145,7 +143,6 @@ def train(spark: SparkSession, args: argparse.Namespace) -> None:
         row["reason"]: row["count"] for row in rejected.groupBy("reason").count().collect()
     }
     rows_kept = kept.count()
-    raw.unpersist()
     mlflow.log_metrics(
         {
             "rows_read": rows_kept + sum(rejected_by_reason.values()),
