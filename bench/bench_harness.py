@@ -59,6 +59,22 @@ def memory_mb(pid: int, field: str) -> float:
     raise KeyError(field)
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every process descended from it, from /proc."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):  # the process ended while being read
+            continue
+        parents.setdefault(ppid, []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        tree.append(todo.pop())
+        todo.extend(parents.get(tree[-1], []))
+    return tree
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds spent not idle by the whole machine since boot, from /proc/stat."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]

@@ -1,6 +1,16 @@
 """Benchmark: the exactly-once scorer's sustained requests/s and end-to-end latency (request
 produced → its prediction readable with read_committed), at several offered rates and trigger
-intervals. Writes bench/results/serving.json.
+intervals, beside two baselines that give up exactly-once. Writes bench/results/serving.json.
+
+Modes, one run each per offered rate, side by side:
+- `exactly-once`: the scorer as `continuum serve` runs it (validation, the model, a Kafka
+  transaction per partition of the requests topic), at each trigger interval of `--triggers`;
+- `kafka-sink`: the same validation and model, written by Spark's own Kafka sink (at-least-once:
+  a replayed batch is written again), micro-batches at the first trigger interval;
+- `realtime`: the model under Spark's Real-time Mode (`trigger(realTime=...)`), written by the
+  Kafka sink, at-least-once. Real-time Mode refuses the Python validation (MapInPandasExec is
+  not on its operator allowlist), so this pipeline parses requests with `from_json` alone and
+  validates nothing: a ceiling for what that mode could give, not a scorer.
 
 Needs the local stack running (`make stack-up`): Kafka, MLflow (a model of the benchmark's own,
 trained here on generated listings: the training job's feature stages and a linear regression)
@@ -27,21 +37,41 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-from bench_harness import hdfs_scratch, load_average, machine, stack_env, write_result
+from bench_harness import (
+    hdfs_scratch,
+    load_average,
+    machine,
+    memory_mb,
+    process_tree,
+    stack_env,
+    write_result,
+)
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from listing_model import register_listing_model
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
+from pyspark.sql.types import StringType, StructField, StructType
 
 from continuum_workloads.contract import ServingConfig
 from continuum_workloads.dataset.generator import generate_chunks
-from continuum_workloads.serving.model import ListingModel
+from continuum_workloads.serving.model import PREDICTION, ListingModel
 from continuum_workloads.serving.requests import LISTING_FIELDS
-from continuum_workloads.serving.scorer import BatchOutcome, BatchScorer, start_scoring
+from continuum_workloads.serving.scorer import (
+    VALIDATED,
+    BatchScorer,
+    kafka_source_options,
+    start_scoring,
+    validated_requests,
+)
+from continuum_workloads.serving.session import spark_interval
 from localstack.config import StackConfig
 
 RATES = (500, 2_000, 5_000)
 TRIGGERS = ("0s", "500ms")
+MODES = ("exactly-once", "kafka-sink", "realtime")
+REALTIME_BATCH = "5 seconds"  # the shortest Spark allows (realTimeMode.minBatchDuration)
 SECONDS = 20
 DRAIN_S = 120
 
@@ -121,12 +151,57 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(sorted(values), n=100, method="inclusive")[int(q) - 1]
 
 
+def answers_in_sql(scored: DataFrame) -> DataFrame:
+    """The baselines' predictions, keyed and shaped as the Reader reads them."""
+    price, sent = F.col(PREDICTION).alias("price"), F.col("timestamp_ms").alias("request_time_ms")
+    value = F.struct("request_id", price, sent)
+    return scored.select(F.col("request_id").alias("key"), F.to_json(value).alias("value"))
+
+
+def start_baseline(
+    spark: SparkSession, config: ServingConfig, model: ListingModel, mode: str, trigger: str
+) -> StreamingQuery:
+    """A baseline query of `mode` (`kafka-sink` or `realtime`), written by Spark's Kafka sink;
+    `trigger` is the micro-batch interval or, in `realtime`, the real-time batch's duration."""
+    client = {"bootstrap.servers": config.kafka_bootstrap_servers}
+    requests = spark.readStream.format("kafka").options(**kafka_source_options(config, client))
+    records = requests.load().withColumn("timestamp_ms", F.unix_millis("timestamp"))
+    if mode == "kafka-sink":
+        listings = (
+            records.select("partition", "offset", "key", "value", "timestamp_ms")
+            .mapInPandas(validated_requests, VALIDATED)
+            .where(F.col("reason").isNull())
+        )
+    else:
+        text = StructType([StructField(n, StringType()) for n in ("request_id", *LISTING_FIELDS)])
+        request = F.from_json(F.col("value").cast("string"), text).alias("request")
+        listings = records.select(request, "timestamp_ms").select("request.*", "timestamp_ms")
+    writer = (
+        answers_in_sql(model.model.transform(listings))
+        .writeStream.format("kafka")
+        .option("kafka.bootstrap.servers", config.kafka_bootstrap_servers)
+        .option("topic", config.predictions_topic)
+        .option("checkpointLocation", f"{config.checkpoint_uri}/{mode}")
+    )
+    if mode == "realtime":
+        return writer.outputMode("update").trigger(realTime=trigger).start()
+    return writer.trigger(processingTime=spark_interval(trigger)).start()
+
+
+def scorer_memory_mb(spark: SparkSession) -> float:
+    """Resident memory of the scorer's processes: Spark's JVM and its Python workers (this
+    benchmark's producer and reader live in the driver's Python and are left out)."""
+    jvm = int(spark.sparkContext._jvm.ProcessHandle.current().pid())  # type: ignore[union-attr]
+    return round(sum(memory_mb(pid, "VmRSS") for pid in process_tree(jvm)), 1)
+
+
 def run_one(
     spark: SparkSession,
     env: dict[str, str],
     model: ListingModel,
     rows: list[dict[str, str]],
     rate: int,
+    mode: str,
     trigger: str,
     checkpoint_root: str,
 ) -> dict[str, Any]:
@@ -144,16 +219,19 @@ def run_one(
         checkpoint_uri=f"{env['HDFS_URI']}{checkpoint_root}/{requests}",
         transactional_id=f"bench-{requests}", lease_name="unused", trigger_interval=trigger,
     )  # fmt: skip
-    outcomes: list[BatchOutcome] = []
-    scorer = BatchScorer(model, config, {"bootstrap.servers": bootstrap}, outcomes.append)
     reader = Reader(bootstrap, predictions)
     reader.start()
-    query = start_scoring(spark, config, {"bootstrap.servers": bootstrap}, scorer)
+    if mode == "exactly-once":
+        scorer = BatchScorer(model, config, {"bootstrap.servers": bootstrap})
+        query = start_scoring(spark, config, {"bootstrap.servers": bootstrap}, scorer)
+    else:
+        query = start_baseline(spark, config, model, mode, trigger)
     try:
         warm = request_values(rows, 100, "warm")
         offer(bootstrap, requests, warm, 1000)
         deadline = time.monotonic() + DRAIN_S
         while len(reader.latency_ms) < len(warm) and time.monotonic() < deadline:
+            assert query.isActive, query.exception()
             time.sleep(0.2)
         load = load_average()
         values = request_values(rows, rate * SECONDS, "r")
@@ -162,14 +240,16 @@ def run_one(
         while len(reader.latency_ms) < len(warm) + len(values) and time.monotonic() < deadline:
             assert query.isActive, query.exception()
             time.sleep(0.2)
+        memory = scorer_memory_mb(spark)
+        progress = [p for p in query.recentProgress if p["numInputRows"] > 0]
     finally:
         query.stop()
         reader.halt.set()
         reader.join(30)
         admin.delete_topics(topics)
     latencies = [reader.latency_ms[rid] for rid, _ in values if rid in reader.latency_ms]
-    batches = [o for o in outcomes if o.records and o.predictions > 0]
     return {
+        "mode": mode,
         "offered_per_s": rate,
         "trigger": trigger,
         "requests": len(values),
@@ -177,9 +257,12 @@ def run_one(
         "sustained_per_s": round(len(latencies) / ((reader.last_ms - first_ms) / 1000), 1),
         "latency_p50_ms": round(percentile(latencies, 50), 1),
         "latency_p99_ms": round(percentile(latencies, 99), 1),
-        "batches": len(batches),
-        "median_batch_records": statistics.median(o.records for o in batches),
-        "median_batch_seconds": round(statistics.median(o.seconds for o in batches), 3),
+        "batches": len(progress),
+        "median_batch_records": statistics.median(p["numInputRows"] for p in progress),
+        "median_batch_seconds": round(
+            statistics.median(p["durationMs"]["triggerExecution"] for p in progress) / 1000, 3
+        ),
+        "scorer_rss_mb": memory,
         "loadavg_1m": load,
     }
 
@@ -187,7 +270,17 @@ def run_one(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rates", default=",".join(map(str, RATES)))
-    parser.add_argument("--triggers", default=",".join(TRIGGERS))
+    parser.add_argument(
+        "--triggers",
+        default=",".join(TRIGGERS),
+        help="trigger intervals of exactly-once; the kafka-sink baseline runs at the first",
+    )
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument(
+        "--realtime-batch",
+        default=REALTIME_BATCH,
+        help="duration of a real-time batch (its checkpoint interval, not a latency target)",
+    )
     args = parser.parse_args()
     env = stack_env()
     mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
@@ -199,12 +292,15 @@ def main() -> None:
     identity = register_listing_model(spark, pd.DataFrame(rows[:1_500]), env["MLFLOW_TRACKING_URI"])
     model = ListingModel.load(spark, identity)
     model.warm_up()
+    triggers = args.triggers.split(",")
     with hdfs_scratch(env) as (_, root):
         for rate in map(int, args.rates.split(",")):
-            for trigger in args.triggers.split(","):
-                run = run_one(spark, env, model, rows, rate, trigger, root)
-                print(json.dumps(run), flush=True)
-                result["runs"].append(run)
+            for mode in args.modes.split(","):
+                by_mode = {"exactly-once": triggers, "realtime": [args.realtime_batch]}
+                for trigger in by_mode.get(mode, triggers[:1]):
+                    run = run_one(spark, env, model, rows, rate, mode, trigger, root)
+                    print(json.dumps(run), flush=True)
+                    result["runs"].append(run)
     spark.stop()
     print(write_result("serving", result))
 

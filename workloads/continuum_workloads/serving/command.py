@@ -101,8 +101,11 @@ def serve_from_env(environ: Mapping[str, str]) -> int:
     # `kill -USR1`: where each thread is, on the process's own stderr (the pod's log).
     faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
     if config.mode != ServingMode.EXACTLY_ONCE:
+        # Measured with Spark 4.2: the model runs under Real-time Mode, the validation does not.
         log.warning(
-            "mode %s is not implemented in this version; scoring in micro-batches, exactly once",
+            "mode %s is not available in this version: Spark's Real-time Mode refuses the "
+            "requests' validation (a Python stage: MapInPandasExec is not on its operator "
+            "allowlist); scoring in micro-batches, exactly once",
             config.mode.value,
         )
     return Server(config, pod, namespace).run()
