@@ -10,7 +10,9 @@ Modes, one run each per offered rate, side by side:
 - `realtime`: the model under Spark's Real-time Mode (`trigger(realTime=...)`), written by the
   Kafka sink, at-least-once. Real-time Mode refuses the Python validation (MapInPandasExec is
   not on its operator allowlist), so this pipeline parses requests with `from_json` alone and
-  validates nothing: a ceiling for what that mode could give, not a scorer.
+  validates nothing: a ceiling for what that mode could give, not a scorer;
+- `realtime-validated` (only when named in `--modes`): the Python validation under Real-time
+  Mode, its allowlist check switched off.
 
 Needs the local stack running (`make stack-up`): Kafka, MLflow (a model of the benchmark's own,
 trained here on generated listings: the training job's feature stages and a linear regression)
@@ -26,6 +28,7 @@ request sent to the last prediction read, over the requests offered in one run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -147,6 +150,10 @@ def offer(bootstrap: str, topic: str, values: list[tuple[str, bytes]], rate: flo
     return first_ms
 
 
+def median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 3) if values else None
+
+
 def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(sorted(values), n=100, method="inclusive")[int(q) - 1]
 
@@ -161,12 +168,14 @@ def answers_in_sql(scored: DataFrame) -> DataFrame:
 def start_baseline(
     spark: SparkSession, config: ServingConfig, model: ListingModel, mode: str, trigger: str
 ) -> StreamingQuery:
-    """A baseline query of `mode` (`kafka-sink` or `realtime`), written by Spark's Kafka sink;
-    `trigger` is the micro-batch interval or, in `realtime`, the real-time batch's duration."""
+    """A baseline query of `mode` (`kafka-sink`, `realtime`, `realtime-validated`), written by
+    Spark's Kafka sink; `trigger` is the micro-batch interval or the real-time batch's duration."""
+    allowlist = "false" if mode == "realtime-validated" else "true"
+    spark.conf.set("spark.sql.streaming.realTimeMode.allowlistCheck", allowlist)
     client = {"bootstrap.servers": config.kafka_bootstrap_servers}
     requests = spark.readStream.format("kafka").options(**kafka_source_options(config, client))
     records = requests.load().withColumn("timestamp_ms", F.unix_millis("timestamp"))
-    if mode == "kafka-sink":
+    if mode != "realtime":
         listings = (
             records.select("partition", "offset", "key", "value", "timestamp_ms")
             .mapInPandas(validated_requests, VALIDATED)
@@ -183,7 +192,7 @@ def start_baseline(
         .option("topic", config.predictions_topic)
         .option("checkpointLocation", f"{config.checkpoint_uri}/{mode}")
     )
-    if mode == "realtime":
+    if mode.startswith("realtime"):
         return writer.outputMode("update").trigger(realTime=trigger).start()
     return writer.trigger(processingTime=spark_interval(trigger)).start()
 
@@ -192,7 +201,11 @@ def scorer_memory_mb(spark: SparkSession) -> float:
     """Resident memory of the scorer's processes: Spark's JVM and its Python workers (this
     benchmark's producer and reader live in the driver's Python and are left out)."""
     jvm = int(spark.sparkContext._jvm.ProcessHandle.current().pid())  # type: ignore[union-attr]
-    return round(sum(memory_mb(pid, "VmRSS") for pid in process_tree(jvm)), 1)
+    total = 0.0
+    for pid in process_tree(jvm):
+        with contextlib.suppress(OSError, KeyError):  # ended meanwhile, or a zombie
+            total += memory_mb(pid, "VmRSS")
+    return round(total, 1)
 
 
 def run_one(
@@ -258,9 +271,10 @@ def run_one(
         "latency_p50_ms": round(percentile(latencies, 50), 1),
         "latency_p99_ms": round(percentile(latencies, 99), 1),
         "batches": len(progress),
-        "median_batch_records": statistics.median(p["numInputRows"] for p in progress),
-        "median_batch_seconds": round(
-            statistics.median(p["durationMs"]["triggerExecution"] for p in progress) / 1000, 3
+        # None when no batch ended within the run (a real-time batch longer than the run)
+        "median_batch_records": median([p["numInputRows"] for p in progress]),
+        "median_batch_seconds": median(
+            [p["durationMs"]["triggerExecution"] / 1000 for p in progress]
         ),
         "scorer_rss_mb": memory,
         "loadavg_1m": load,
@@ -296,8 +310,9 @@ def main() -> None:
     with hdfs_scratch(env) as (_, root):
         for rate in map(int, args.rates.split(",")):
             for mode in args.modes.split(","):
-                by_mode = {"exactly-once": triggers, "realtime": [args.realtime_batch]}
-                for trigger in by_mode.get(mode, triggers[:1]):
+                realtime = mode.startswith("realtime")
+                by_mode = triggers if mode == "exactly-once" else triggers[:1]
+                for trigger in [args.realtime_batch] if realtime else by_mode:
                     run = run_one(spark, env, model, rows, rate, mode, trigger, root)
                     print(json.dumps(run), flush=True)
                     result["runs"].append(run)
