@@ -68,8 +68,8 @@ test-unit: install ## unit tests only (no stack)
 test-integration: stack-fetch images ## integration tests (start the stack when it is not running)
 	$(VENV)/bin/pytest -m integration
 
-test: lint stack-fetch images ## lint, then every test; starts the stack when needed, stops what it started
-	$(VENV)/bin/pytest -m "unit or integration or e2e"
+test: lint stack-fetch images ## lint, then every test (the 25 slowest named at the end); starts the stack when needed, stops what it started
+	$(VENV)/bin/pytest -m "unit or integration or e2e" --durations=25
 
 # The demo's own entry point starts the stack and loads the images into its node; the images are
 # built first, here, since a first build prints its own progress for several minutes.
