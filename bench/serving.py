@@ -62,11 +62,10 @@ from continuum_workloads.dataset.generator import generate_chunks
 from continuum_workloads.serving.model import PREDICTION, ListingModel
 from continuum_workloads.serving.requests import LISTING_FIELDS
 from continuum_workloads.serving.scorer import (
-    VALIDATED,
     BatchScorer,
     kafka_source_options,
     start_scoring,
-    validated_requests,
+    validated,
 )
 from continuum_workloads.serving.session import spark_interval
 from localstack.config import StackConfig
@@ -174,17 +173,14 @@ def start_baseline(
     spark.conf.set("spark.sql.streaming.realTimeMode.allowlistCheck", allowlist)
     client = {"bootstrap.servers": config.kafka_bootstrap_servers}
     requests = spark.readStream.format("kafka").options(**kafka_source_options(config, client))
-    records = requests.load().withColumn("timestamp_ms", F.unix_millis("timestamp"))
+    records = requests.load()
     if mode != "realtime":
-        listings = (
-            records.select("partition", "offset", "key", "value", "timestamp_ms")
-            .mapInPandas(validated_requests, VALIDATED)
-            .where(F.col("reason").isNull())
-        )
+        listings = validated(records).where(F.col("reason").isNull())
     else:
         text = StructType([StructField(n, StringType()) for n in ("request_id", *LISTING_FIELDS)])
         request = F.from_json(F.col("value").cast("string"), text).alias("request")
-        listings = records.select(request, "timestamp_ms").select("request.*", "timestamp_ms")
+        sent = F.unix_millis("timestamp").alias("timestamp_ms")
+        listings = records.select(request, sent).select("request.*", "timestamp_ms")
     writer = (
         answers_in_sql(model.model.transform(listings))
         .writeStream.format("kafka")

@@ -103,6 +103,13 @@ def validated_requests(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]
         yield pd.DataFrame.from_records(rows, columns=VALIDATED.fieldNames())
 
 
+def validated(requests: DataFrame) -> DataFrame:
+    """Spark's Kafka records → VALIDATED rows, judged in the tasks that read them."""
+    return requests.select(
+        "partition", "offset", "key", "value", F.unix_millis("timestamp").alias("timestamp_ms")
+    ).mapInPandas(validated_requests, VALIDATED)
+
+
 def _optional(value: object) -> object:
     """None for a missing value, however pandas spells it (None, NaN, NA)."""
     return None if pd.isna(value) else value
@@ -233,11 +240,7 @@ class BatchScorer:
         """The whole scoring plan over Spark's Kafka records, built once per query (building
         the model's stages costs about a third of a second, too much to repeat every batch):
         one PARTITION_OUTCOME row per Kafka partition of each micro-batch."""
-        validated = requests.select(
-            "partition", "offset", "key", "value",
-            F.unix_millis("timestamp").alias("timestamp_ms"),
-        ).mapInPandas(validated_requests, VALIDATED)  # fmt: skip
-        answered = self.model.model.transform(validated).select(*ANSWERED_COLUMNS)
+        answered = self.model.model.transform(validated(requests)).select(*ANSWERED_COLUMNS)
         return answered.mapInPandas(self.writer, PARTITION_OUTCOME)
 
     def _score(self, frame: DataFrame, batch_id: int) -> None:
