@@ -116,6 +116,8 @@ class Reader(threading.Thread):
         )
         self.consumer.subscribe([topic])
         self.latency_ms: dict[str, float] = {}
+        self.answered: list[tuple[str, str | None, float]] = []
+        """Every answer read, duplicates included: (request id, model version, latency ms)."""
         self.last_ms = 0.0
         self.halt = threading.Event()
 
@@ -126,7 +128,9 @@ class Reader(threading.Thread):
                     continue
                 now = time.time() * 1000
                 answer = json.loads(message.value())
-                self.latency_ms[answer["request_id"]] = now - answer["request_time_ms"]
+                latency = now - answer["request_time_ms"]
+                self.latency_ms[answer["request_id"]] = latency
+                self.answered.append((answer["request_id"], answer.get("model_version"), latency))
                 self.last_ms = now
         self.consumer.close()
 
@@ -157,22 +161,28 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(sorted(values), n=100, method="inclusive")[int(q) - 1]
 
 
-def answers_in_sql(scored: DataFrame) -> DataFrame:
+def answers_in_sql(scored: DataFrame, version: str) -> DataFrame:
     """The baselines' predictions, keyed and shaped as the Reader reads them."""
     price, sent = F.col(PREDICTION).alias("price"), F.col("timestamp_ms").alias("request_time_ms")
-    value = F.struct("request_id", price, sent)
+    value = F.struct("request_id", price, sent, F.lit(version).alias("model_version"))
     return scored.select(F.col("request_id").alias("key"), F.to_json(value).alias("value"))
 
 
 def start_baseline(
-    spark: SparkSession, config: ServingConfig, model: ListingModel, mode: str, trigger: str
+    spark: SparkSession,
+    config: ServingConfig,
+    model: ListingModel,
+    mode: str,
+    trigger: str,
+    starting_offsets: str = "earliest",
 ) -> StreamingQuery:
     """A baseline query of `mode` (`kafka-sink`, `realtime`, `realtime-validated`), written by
     Spark's Kafka sink; `trigger` is the micro-batch interval or the real-time batch's duration."""
     allowlist = "false" if mode == "realtime-validated" else "true"
     spark.conf.set("spark.sql.streaming.realTimeMode.allowlistCheck", allowlist)
     client = {"bootstrap.servers": config.kafka_bootstrap_servers}
-    requests = spark.readStream.format("kafka").options(**kafka_source_options(config, client))
+    source = {**kafka_source_options(config, client), "startingOffsets": starting_offsets}
+    requests = spark.readStream.format("kafka").options(**source)
     records = requests.load()
     if mode != "realtime":
         listings = validated(records).where(F.col("reason").isNull())
@@ -182,7 +192,7 @@ def start_baseline(
         sent = F.unix_millis("timestamp").alias("timestamp_ms")
         listings = records.select(request, sent).select("request.*", "timestamp_ms")
     writer = (
-        answers_in_sql(model.model.transform(listings))
+        answers_in_sql(model.model.transform(listings), model.identity.version)
         .writeStream.format("kafka")
         .option("kafka.bootstrap.servers", config.kafka_bootstrap_servers)
         .option("topic", config.predictions_topic)

@@ -265,7 +265,7 @@ class Server:
             return 1
         if not self.stop.is_set():
             return None
-        _stop_between_batches(query)
+        stop_between_batches(query)
         return 0
 
 
@@ -332,7 +332,7 @@ class LiveMetrics:
             self.query.stop()
 
 
-def _stop_between_batches(query: StreamingQuery) -> None:
+def stop_between_batches(query: StreamingQuery) -> None:
     """Stops the query when no micro-batch is running, or after STOP_WAIT_S. Stopping inside a
     batch is safe too (its transaction never commits and the batch is replayed), only slower."""
     deadline = time.monotonic() + STOP_WAIT_S
