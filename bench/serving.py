@@ -60,6 +60,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 from continuum_workloads.contract import ServingConfig
 from continuum_workloads.dataset.generator import generate_chunks
 from continuum_workloads.serving.model import PREDICTION, ListingModel
+from continuum_workloads.serving.records import ModelIdentity
 from continuum_workloads.serving.requests import LISTING_FIELDS
 from continuum_workloads.serving.scorer import (
     BatchScorer,
@@ -214,6 +215,30 @@ def scorer_memory_mb(spark: SparkSession) -> float:
     return round(total, 1)
 
 
+def scratch_scorer(
+    admin: AdminClient,
+    env: dict[str, str],
+    model: ModelIdentity,
+    checkpoint_root: str,
+    trigger: str,
+) -> ServingConfig:
+    """A scorer's configuration over new topics (requests: two partitions; predictions, dead
+    letters), its checkpoint under `checkpoint_root`."""
+    topics = [f"bench-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    for future in admin.create_topics([NewTopic(topics[0], 2, 1), NewTopic(topics[1], 1, 1),
+                                        NewTopic(topics[2], 1, 1)]).values():  # fmt: skip
+        future.result(30)
+    requests, predictions, dead = topics
+    return ServingConfig(
+        model_name=model.name, model_version=model.version,
+        mlflow_tracking_uri=env["MLFLOW_TRACKING_URI"],
+        kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
+        requests_topic=requests, predictions_topic=predictions, dead_letter_topic=dead,
+        checkpoint_uri=f"{env['HDFS_URI']}{checkpoint_root}/{requests}",
+        transactional_id=f"bench-{requests}", lease_name="unused", trigger_interval=trigger,
+    )  # fmt: skip
+
+
 def run_one(
     spark: SparkSession,
     env: dict[str, str],
@@ -226,18 +251,9 @@ def run_one(
 ) -> dict[str, Any]:
     bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    topics = [f"bench-{uuid.uuid4().hex[:8]}" for _ in range(3)]
-    for future in admin.create_topics([NewTopic(topics[0], 2, 1), NewTopic(topics[1], 1, 1),
-                                        NewTopic(topics[2], 1, 1)]).values():  # fmt: skip
-        future.result(30)
-    requests, predictions, dead = topics
-    config = ServingConfig(
-        model_name=model.identity.name, model_version=model.identity.version,
-        mlflow_tracking_uri=env["MLFLOW_TRACKING_URI"], kafka_bootstrap_servers=bootstrap,
-        requests_topic=requests, predictions_topic=predictions, dead_letter_topic=dead,
-        checkpoint_uri=f"{env['HDFS_URI']}{checkpoint_root}/{requests}",
-        transactional_id=f"bench-{requests}", lease_name="unused", trigger_interval=trigger,
-    )  # fmt: skip
+    config = scratch_scorer(admin, env, model.identity, checkpoint_root, trigger)
+    requests, predictions = config.requests_topic, config.predictions_topic
+    topics = [requests, predictions, config.dead_letter_topic]
     reader = Reader(bootstrap, predictions)
     reader.start()
     if mode == "exactly-once":

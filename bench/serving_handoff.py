@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-import uuid
 from dataclasses import replace
 from itertools import pairwise
 from typing import Any
@@ -29,10 +28,17 @@ import mlflow
 import pandas as pd
 from bench_harness import hdfs_scratch, load_average, machine, stack_env, write_result
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 from listing_model import register_listing_model
 from pyspark.sql.streaming import StreamingQuery
-from serving import Reader, percentile, request_values, session, start_baseline
+from serving import (
+    Reader,
+    percentile,
+    request_values,
+    scratch_scorer,
+    session,
+    start_baseline,
+)
 
 from continuum_workloads.contract import ServingConfig
 from continuum_workloads.dataset.generator import generate_chunks
@@ -108,21 +114,12 @@ def run_case(
 ) -> dict[str, Any]:  # fmt: skip
     bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    topics = [f"handoff-{uuid.uuid4().hex[:8]}" for _ in range(3)]
-    for future in admin.create_topics([NewTopic(topics[0], 2, 1), NewTopic(topics[1], 1, 1),
-                                        NewTopic(topics[2], 1, 1)]).values():  # fmt: skip
-        future.result(30)
     old, new = models
-    config = ServingConfig(
-        model_name=old.identity.name, model_version=old.identity.version,
-        mlflow_tracking_uri=env["MLFLOW_TRACKING_URI"], kafka_bootstrap_servers=bootstrap,
-        requests_topic=topics[0], predictions_topic=topics[1], dead_letter_topic=topics[2],
-        checkpoint_uri=f"{env['HDFS_URI']}{root}/{topics[0]}",
-        transactional_id=f"bench-{topics[0]}", lease_name="unused", trigger_interval="0s",
-    )  # fmt: skip
-    reader = Reader(bootstrap, topics[1])
+    config = scratch_scorer(admin, env, old.identity, root, "0s")
+    topics = [config.requests_topic, config.predictions_topic, config.dead_letter_topic]
+    reader = Reader(bootstrap, config.predictions_topic)
     reader.start()
-    stream = SteadyStream(bootstrap, topics[0], rows, RATE)
+    stream = SteadyStream(bootstrap, config.requests_topic, rows, RATE)
     queries: list[StreamingQuery] = []
     try:
         change_s, queries = change_versions(how, spark, config, old, new, stream, reader)
