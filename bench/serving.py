@@ -76,6 +76,7 @@ TRIGGERS = ("0s", "500ms")
 MODES = ("exactly-once", "kafka-sink", "realtime")
 REALTIME_BATCH = "5 seconds"  # the shortest Spark allows (realTimeMode.minBatchDuration)
 SECONDS = 20
+WARM_UP_REQUESTS = 100
 DRAIN_S = 120
 
 
@@ -154,6 +155,20 @@ def offer(bootstrap: str, topic: str, values: list[tuple[str, bytes]], rate: flo
     return first_ms
 
 
+def warm_up(
+    query: StreamingQuery, reader: Reader, bootstrap: str, topic: str, rows: list[dict[str, str]]
+) -> None:
+    """Has a fresh query answer WARM_UP_REQUESTS before anything is measured: its first
+    batches (Python workers starting, code being generated) take seconds, once per query."""
+    warm = request_values(rows, WARM_UP_REQUESTS, "warm")
+    offer(bootstrap, topic, warm, 1000)
+    deadline = time.monotonic() + DRAIN_S
+    while len(reader.latency_ms) < len(warm) and time.monotonic() < deadline:
+        assert query.isActive, query.exception()
+        time.sleep(0.2)
+    assert len(reader.latency_ms) >= len(warm), "the warm-up requests were not all answered"
+
+
 def median(values: list[float]) -> float | None:
     return round(statistics.median(values), 3) if values else None
 
@@ -176,9 +191,14 @@ def start_baseline(
     mode: str,
     trigger: str,
     starting_offsets: str = "earliest",
+    realtime: bool | None = None,
+    sink_options: dict[str, str] | None = None,
 ) -> StreamingQuery:
     """A baseline query of `mode` (`kafka-sink`, `realtime`, `realtime-validated`), written by
-    Spark's Kafka sink; `trigger` is the micro-batch interval or the real-time batch's duration."""
+    Spark's Kafka sink; `trigger` is the micro-batch interval or the real-time batch's duration.
+    `realtime` runs the mode's pipeline under the other kind of trigger (same checkpoint);
+    `sink_options` are added to the Kafka sink's."""
+    realtime = mode.startswith("realtime") if realtime is None else realtime
     allowlist = "false" if mode == "realtime-validated" else "true"
     spark.conf.set("spark.sql.streaming.realTimeMode.allowlistCheck", allowlist)
     client = {"bootstrap.servers": config.kafka_bootstrap_servers}
@@ -198,8 +218,9 @@ def start_baseline(
         .option("kafka.bootstrap.servers", config.kafka_bootstrap_servers)
         .option("topic", config.predictions_topic)
         .option("checkpointLocation", f"{config.checkpoint_uri}/{mode}")
+        .options(**(sink_options or {}))
     )
-    if mode.startswith("realtime"):
+    if realtime:
         return writer.outputMode("update").trigger(realTime=trigger).start()
     return writer.trigger(processingTime=spark_interval(trigger)).start()
 
@@ -262,17 +283,12 @@ def run_one(
     else:
         query = start_baseline(spark, config, model, mode, trigger)
     try:
-        warm = request_values(rows, 100, "warm")
-        offer(bootstrap, requests, warm, 1000)
-        deadline = time.monotonic() + DRAIN_S
-        while len(reader.latency_ms) < len(warm) and time.monotonic() < deadline:
-            assert query.isActive, query.exception()
-            time.sleep(0.2)
+        warm_up(query, reader, bootstrap, requests, rows)
         load = load_average()
         values = request_values(rows, rate * SECONDS, "r")
         first_ms = offer(bootstrap, requests, values, rate)
-        deadline = time.monotonic() + DRAIN_S
-        while len(reader.latency_ms) < len(warm) + len(values) and time.monotonic() < deadline:
+        deadline, expected = time.monotonic() + DRAIN_S, WARM_UP_REQUESTS + len(values)
+        while len(reader.latency_ms) < expected and time.monotonic() < deadline:
             assert query.isActive, query.exception()
             time.sleep(0.2)
         memory = scorer_memory_mb(spark)

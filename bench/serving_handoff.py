@@ -3,8 +3,8 @@ side, each counted: lost and duplicated answers (read with read_committed), vers
 the largest latency and the p99 over the run. Writes bench/results/serving_handoff.json.
 
 - `handoff` (Continuum's): the old scorer stops between two micro-batches; the new one, its
-  model already loaded and warm, takes the transactional ids over and goes on from the same
-  checkpoint, exactly once (`serving.scorer`).
+  model already loaded and warm and its query planned, takes the transactional ids over and
+  goes on from the same checkpoint, exactly once (`serving.scorer`).
 - `naive` (what a plain `kubectl rollout restart` of a Spark scorer gives): the new scorer
   starts with a checkpoint of its own at the latest offsets while the old one still runs, both
   writing with Spark's Kafka sink; once the new one has answered, the old one is stopped.
@@ -38,6 +38,7 @@ from serving import (
     scratch_scorer,
     session,
     start_baseline,
+    warm_up,
 )
 
 from continuum_workloads.contract import ServingConfig
@@ -45,7 +46,7 @@ from continuum_workloads.dataset.generator import generate_chunks
 from continuum_workloads.serving.command import stop_between_batches
 from continuum_workloads.serving.model import ListingModel
 from continuum_workloads.serving.records import ModelIdentity
-from continuum_workloads.serving.scorer import BatchScorer, start_scoring
+from continuum_workloads.serving.scorer import BatchScorer, scoring_stream, start_scoring
 from continuum_workloads.serving.transactions import take_over
 from demo.reckoning import reckon
 
@@ -64,10 +65,12 @@ class SteadyStream:
         self.topic, self.rate = topic, rate
         self.values = request_values(rows, rate * (BEFORE_S + AFTER_S + 120), "h")
         self.sent: list[str] = []
-        self.started = time.monotonic()
+        self.started: float | None = None  # the first `run_for`
 
     def run_for(self, seconds: float, until: Any = None) -> None:
         """Offers for `seconds`, or until `until()` is true, whichever comes first."""
+        if self.started is None:
+            self.started = time.monotonic()
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline and not (until and until()):
             due = min(len(self.values), int((time.monotonic() - self.started) * self.rate))
@@ -83,7 +86,7 @@ class SteadyStream:
 
 def change_versions(
     how: str, spark: Any, config: ServingConfig, old: ListingModel, new: ListingModel,
-    stream: SteadyStream, reader: Reader,
+    stream: SteadyStream, reader: Reader, rows: list[dict[str, str]],
 ) -> tuple[float, list[StreamingQuery]]:  # fmt: skip
     """Runs the old scorer, changes to the new one `how`; the seconds the change took (from the
     old scorer told to stop, or the new one started, until the new one runs) and the queries
@@ -91,13 +94,17 @@ def change_versions(
     client = {"bootstrap.servers": config.kafka_bootstrap_servers}
     if how == "handoff":
         query = start_scoring(spark, config, client, BatchScorer(old, config, client))
+        warm_up(query, reader, config.kafka_bootstrap_servers, config.requests_topic, rows)
+        # Planned while the old one runs, as a pod plans it while it waits for the Lease.
+        planned = scoring_stream(spark, config, client, BatchScorer(new, config, client))
         stream.run_for(BEFORE_S)
         started = time.monotonic()
         stop_between_batches(query)
         take_over(client, config.transactional_id, config.requests_topic)
-        query = start_scoring(spark, config, client, BatchScorer(new, config, client))
+        query = planned.start()
         return time.monotonic() - started, [query]
     first = start_baseline(spark, config, old, "kafka-sink", config.trigger_interval)
+    warm_up(first, reader, config.kafka_bootstrap_servers, config.requests_topic, rows)
     stream.run_for(BEFORE_S)
     started = time.monotonic()
     second_config = replace(config, checkpoint_uri=config.checkpoint_uri + "-new")
@@ -122,7 +129,7 @@ def run_case(
     stream = SteadyStream(bootstrap, config.requests_topic, rows, RATE)
     queries: list[StreamingQuery] = []
     try:
-        change_s, queries = change_versions(how, spark, config, old, new, stream, reader)
+        change_s, queries = change_versions(how, spark, config, old, new, stream, reader, rows)
         stream.run_for(AFTER_S)
         stream.flush()
         deadline = time.monotonic() + DRAIN_S
@@ -139,12 +146,14 @@ def run_case(
         reader.halt.set()
         reader.join(30)
         admin.delete_topics(topics)
-    counted = reckon(stream.sent, [rid for rid, _, _ in reader.answered], ())
+    measured = set(stream.sent)  # not the warm-up requests
+    answered = [answer for answer in reader.answered if answer[0] in measured]
+    counted = reckon(stream.sent, [rid for rid, _, _ in answered], ())
     first_version = {}
-    for request_id, version, _ in reader.answered:
+    for request_id, version, _ in answered:
         first_version.setdefault(request_id, version)
     versions = [first_version[rid] for rid in stream.sent if rid in first_version]
-    latencies = [latency for _, _, latency in reader.answered]
+    latencies = [latency for _, _, latency in answered]
     return {
         "how": how,
         "offered_per_s": RATE,

@@ -31,7 +31,7 @@ from continuum_workloads.contract import (
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
-    from pyspark.sql.streaming import StreamingQuery
+    from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
     from continuum_workloads.serving.lease import HandoffLease
     from continuum_workloads.serving.model import ListingModel
@@ -184,12 +184,13 @@ class Server:
             lease = HandoffLease(
                 client.ApiClient(), self.namespace, self.config.lease_name, self.pod
             )
+            planned = self._plan(spark, model, lease)
             log.info("waiting for Lease %s", self.config.lease_name)
             if not lease.take(self.stop):
                 return 0
             self.metrics.lease_held.set(1)
             try:
-                return self._hold(spark, model, lease)
+                return self._hold(spark, model, lease, planned)
             finally:
                 self.metrics.lease_held.set(0)
                 lease.release()
@@ -199,19 +200,36 @@ class Server:
             probes.shutdown()
             spark.stop()
 
-    def _hold(self, spark: SparkSession, model: ListingModel, lease: HandoffLease) -> int:
+    def _plan(
+        self, spark: SparkSession, model: ListingModel, lease: HandoffLease
+    ) -> tuple[BatchScorer, DataStreamWriter]:
+        """A scorer and its query, planned but not started."""
+        from continuum_workloads.serving.scorer import BatchScorer, scoring_stream
+
+        client_config = kafka_client_config(self.config)
+        scorer = BatchScorer(model, self.config, client_config, self.metrics.observe, lease.current)
+        return scorer, scoring_stream(spark, self.config, client_config, scorer)
+
+    def _hold(
+        self,
+        spark: SparkSession,
+        model: ListingModel,
+        lease: HandoffLease,
+        planned: tuple[BatchScorer, DataStreamWriter] | None,
+    ) -> int:
         """Runs the scoring query while this pod holds the Lease; 0 after a graceful stop, 1 when
         the Lease is lost or this pod was fenced without holding it. A failed run (Kafka or the
         checkpoint store unreachable, or fenced by a paused former holder that woke up and has
         not yet seen that its Lease is gone) is restarted with growing pauses, each run after
         taking the transactional ids over afresh: that aborts whatever the failed run left open,
-        and the committed offsets say where to go on, so nothing is lost or doubled."""
+        and the committed offsets say where to go on, so nothing is lost or doubled. `planned`
+        (planned while the pod waited for the Lease) is the first run's query."""
         from continuum_workloads.serving.dependencies import summary
-        from continuum_workloads.serving.scorer import BatchScorer, start_scoring
         from continuum_workloads.serving.transactions import take_over
 
         client_config = kafka_client_config(self.config)
-        live = LiveMetrics(spark, self.config, client_config, self.metrics)
+        # Started once scoring runs: a takeover waits for nothing else.
+        live: LiveMetrics | None = None
         failures = 0
         try:
             while not self.stop.is_set():
@@ -224,14 +242,15 @@ class Server:
                 )
                 if partitions is None:
                     return 0
-                scorer = BatchScorer(
-                    model, self.config, client_config, self.metrics.observe, lease.current
-                )
+                scorer, stream = planned or self._plan(spark, model, lease)
+                planned = None
                 query: StreamingQuery | None = None
                 try:
-                    query = start_scoring(spark, self.config, client_config, scorer)
+                    query = stream.start()
                     log.info("scoring %s (%d partitions) with %s", self.config.requests_topic,
                              partitions, self.config.model_uri)  # fmt: skip
+                    if live is None:
+                        live = LiveMetrics(spark, self.config, client_config, self.metrics)
                     code = self._watch(query, scorer, lease, live)
                 except Exception as error:  # the query failed or could not start
                     if not lease.current():
@@ -248,7 +267,8 @@ class Server:
                     return code
             return 0
         finally:
-            live.stop()
+            if live is not None:
+                live.stop()
 
     def _watch(
         self, query: StreamingQuery, scorer: BatchScorer, lease: HandoffLease, live: LiveMetrics

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.streaming import StreamingQuery
+from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 from pyspark.sql.types import (
     BinaryType,
     IntegerType,
@@ -278,12 +278,14 @@ def kafka_source_options(config: ServingConfig, client_config: dict[str, str]) -
     }
 
 
-def start_scoring(
+def scoring_stream(
     spark: SparkSession,
     config: ServingConfig,
     client_config: dict[str, str],
     scorer: BatchScorer,
-) -> StreamingQuery:
+) -> DataStreamWriter:
+    """The scoring query, planned but not started: a pod plans it while it waits for the
+    Lease, so that taking over costs only the start."""
     checkpoint = f"{config.checkpoint_uri.rstrip('/')}/scoring"
     requests = (
         spark.readStream.format("kafka")
@@ -296,5 +298,13 @@ def start_scoring(
         .foreachBatch(scorer)
         .option("checkpointLocation", checkpoint)
         .trigger(processingTime=spark_interval(config.trigger_interval))
-        .start()
     )
+
+
+def start_scoring(
+    spark: SparkSession,
+    config: ServingConfig,
+    client_config: dict[str, str],
+    scorer: BatchScorer,
+) -> StreamingQuery:
+    return scoring_stream(spark, config, client_config, scorer).start()
