@@ -113,6 +113,7 @@ class Reckoning:
     versions: list[str]  # the answering model version, in request order
     switches: int
     largest_latency_s: float
+    """Among the answers predicted from `reckon`'s `since_ms` on."""
 
     @property
     def lost(self) -> tuple[str, ...]:
@@ -131,10 +132,16 @@ class Reckoning:
         )
 
 
-def reckon(sent: list[str], messages: list[Any]) -> Reckoning:
+def reckon(sent: list[str], messages: list[Any], since_ms: float = 0) -> Reckoning:
+    """The count; the largest latency among answers predicted from `since_ms` on (a handoff's,
+    not the first pod's first batches after its start)."""
     answers = {json.loads(m.value())["request_id"]: json.loads(m.value()) for m in messages}
     versions = [answers[rid]["model_version"] for rid in sent if rid in answers]
-    latency_ms = max(a["prediction_time_ms"] - a["request_time_ms"] for a in answers.values())
+    latency_ms = max(
+        a["prediction_time_ms"] - a["request_time_ms"]
+        for a in answers.values()
+        if a["prediction_time_ms"] >= since_ms
+    )
     keys = [m.key().decode() for m in messages]
     return Reckoning(
         answers=count_answers(sent, predictions=keys, dead_letters=()),

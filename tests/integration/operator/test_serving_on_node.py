@@ -178,6 +178,7 @@ def test_a_new_version_rolls_out_on_real_pods_answering_every_request_once(
             # v1 answers before the rollout starts: the handoff happens mid-stream.
             predictions.read_until(answered_by(first), POD_WAIT_S)
             with ScorerPods(k8s_api, node_servings.namespace, "cars") as pods:
+                promoted_ms = time.time() * 1000
                 champion(second)
                 status = wait_for(
                     lambda: serving(node_servings, "cars", second),
@@ -193,7 +194,7 @@ def test_a_new_version_rolls_out_on_real_pods_answering_every_request_once(
             )
     finally:
         stream.halt.set()
-    reckoning = reckon(stream.sent, messages)
+    reckoning = reckon(stream.sent, messages, since_ms=promoted_ms)
     print(f"\nrollout on the real node: {reckoning}; fewest Ready pods {pods.fewest_ready} "
           f"in {len(pods.samples)} samples")  # fmt: skip
     assert (len(reckoning.lost), len(reckoning.duplicated)) == (0, 0), reckoning

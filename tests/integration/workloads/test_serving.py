@@ -398,6 +398,7 @@ def test_a_handoff_under_a_steady_stream_answers_every_request_once(
         pod_a.wait_for("continuum_serving_predictions_total", 200)
         signal_for = {"sigterm": signal.SIGTERM, "sigkill": signal.SIGKILL,
                       "sigstop": signal.SIGSTOP}  # fmt: skip
+        signalled_ms = time.time() * 1000
         pod_a.process.send_signal(signal_for[how])
         pod_b.wait_for("continuum_serving_predictions_total", 200)
         if how == "sigstop":
@@ -417,7 +418,7 @@ def test_a_handoff_under_a_steady_stream_answers_every_request_once(
                 pod.process.send_signal(signal.SIGCONT)
             pod.stop()
 
-    reckoning = reckon(stream.sent, messages)
+    reckoning = reckon(stream.sent, messages, since_ms=signalled_ms)
     print(f"\n{how}: {reckoning}")
     assert (len(reckoning.lost), len(reckoning.duplicated)) == (0, 0), reckoning
     assert (reckoning.versions[0], reckoning.versions[-1], reckoning.switches) == (

@@ -139,6 +139,7 @@ class Server:
         from continuum_workloads.serving.lease import HandoffLease
         from continuum_workloads.serving.model import ListingModel, ModelLoadError
         from continuum_workloads.serving.probes import serve_probes
+        from continuum_workloads.serving.scorer import start_python_workers
         from continuum_workloads.serving.session import build_session
 
         signal.signal(signal.SIGTERM, self._on_sigterm)
@@ -163,6 +164,7 @@ class Server:
                 self.readiness.set(str(error))
                 return 1
             log.info("model %s warmed up (a test listing: %.2f)", self.config.model_uri, price)
+            start_python_workers(spark)
             self.readiness.set(None)
             watch = DependencyWatch(
                 {
@@ -353,10 +355,21 @@ class LiveMetrics:
 
 
 def stop_between_batches(query: StreamingQuery) -> None:
-    """Stops the query when no micro-batch is running, or after STOP_WAIT_S. Stopping inside a
-    batch is safe too (its transaction never commits and the batch is replayed), only slower."""
+    """Stops the query once the micro-batch running now has ended, or at once when none runs;
+    at the latest STOP_WAIT_S after the call. Under a steady stream the next batch starts as
+    soon as one ends, so the stop then lands at that next batch's start: safe (a batch stopped
+    before its commit writes nothing that counts, and the next holder replays it) and cheap, as
+    it has not done its work yet."""
+    running = _last_batch(query) + 1
     deadline = time.monotonic() + STOP_WAIT_S
-    while query.isActive and query.status["isTriggerActive"] and time.monotonic() < deadline:
+    while query.isActive and time.monotonic() < deadline:
+        if not query.status["isTriggerActive"] or _last_batch(query) >= running:
+            break
         time.sleep(0.05)
     query.stop()
     log.info("the scoring query stopped")
+
+
+def _last_batch(query: StreamingQuery) -> int:
+    """The id of the query's last finished micro-batch; -1 before the first."""
+    return int((query.lastProgress or {}).get("batchId", -1))

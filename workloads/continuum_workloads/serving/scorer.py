@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
@@ -35,7 +36,7 @@ from pyspark.sql.types import (
 )
 
 from continuum_workloads.contract import ServingConfig
-from continuum_workloads.serving.model import PREDICTION, ListingModel
+from continuum_workloads.serving.model import PREDICTION, WARM_UP_LISTING, ListingModel
 from continuum_workloads.serving.records import (
     ModelIdentity,
     SourceRecord,
@@ -101,6 +102,20 @@ def validated_requests(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]
                 rows.append((*source, verdict.request_id, None, verdict.reason, verdict.field,
                              verdict.detail, *no_listing))  # fmt: skip
         yield pd.DataFrame.from_records(rows, columns=VALIDATED.fieldNames())
+
+
+def start_python_workers(spark: SparkSession) -> None:
+    """Has Spark start a Python worker per core and import the scorer in it, by validating one
+    warm-up request per core: otherwise a new holder's first batch pays for that (seconds on a
+    busy machine). Writes nothing."""
+    cores = spark.sparkContext.defaultParallelism
+    request = json.dumps({"request_id": "warm-up", **WARM_UP_LISTING}).encode()
+    now = datetime.now(UTC)
+    records = spark.createDataFrame(
+        [(core, 0, None, request, now) for core in range(cores)],
+        "partition int, offset long, key binary, value binary, timestamp timestamp",
+    ).repartition(cores)
+    validated(records).collect()
 
 
 def validated(requests: DataFrame) -> DataFrame:
