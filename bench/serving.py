@@ -36,6 +36,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import mlflow
@@ -153,6 +154,39 @@ def offer(bootstrap: str, topic: str, values: list[tuple[str, bytes]], rate: flo
         time.sleep(0.002)
     producer.flush(60)
     return first_ms
+
+
+def listings_and_model(
+    spark: SparkSession, env: dict[str, str]
+) -> tuple[list[dict[str, str]], ModelIdentity]:
+    """The serving benchmarks' generated listings (impossible mileages left out) and a model
+    registered from the first 1,500 of them."""
+    rows = next(generate_chunks(2_000, seed=31)).to_dict("records")
+    rows = [r for r in rows if r["mileage"] == "" or float(r["mileage"]) < 1_000_000]
+    return rows, register_listing_model(
+        spark, pd.DataFrame(rows[:1_500]), env["MLFLOW_TRACKING_URI"]
+    )
+
+
+@contextlib.contextmanager
+def scratch_run(
+    env: dict[str, str], model: ListingModel, checkpoint_root: str, trigger: str = "0s"
+) -> Iterator[tuple[ServingConfig, Reader]]:
+    """New topics and a scorer's configuration over them, with a Reader of its predictions;
+    the topics are deleted afterwards."""
+    bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    config = scratch_scorer(admin, env, model.identity, checkpoint_root, trigger)
+    reader = Reader(bootstrap, config.predictions_topic)
+    reader.start()
+    try:
+        yield config, reader
+    finally:
+        reader.halt.set()
+        reader.join(30)
+        admin.delete_topics(
+            [config.requests_topic, config.predictions_topic, config.dead_letter_topic]
+        )
 
 
 def warm_up(
@@ -339,9 +373,7 @@ def main() -> None:
     result: dict[str, Any] = {"machine": machine(), "seconds_per_run": SECONDS, "runs": []}
     spark = session()
     spark.sparkContext.setLogLevel("ERROR")
-    rows = next(generate_chunks(2_000, seed=31)).to_dict("records")
-    rows = [r for r in rows if r["mileage"] == "" or float(r["mileage"]) < 1_000_000]
-    identity = register_listing_model(spark, pd.DataFrame(rows[:1_500]), env["MLFLOW_TRACKING_URI"])
+    rows, identity = listings_and_model(spark, env)
     model = ListingModel.load(spark, identity)
     model.warm_up()
     triggers = args.triggers.split(",")

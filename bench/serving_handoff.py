@@ -25,14 +25,13 @@ from itertools import pairwise
 from typing import Any
 
 import mlflow
-import pandas as pd
 from bench_harness import hdfs_scratch, load_average, machine, stack_env, write_result
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
-from listing_model import register_listing_model
 from pyspark.sql.streaming import StreamingQuery
 from serving import (
     Reader,
+    listings_and_model,
     percentile,
     request_values,
     scratch_scorer,
@@ -42,7 +41,6 @@ from serving import (
 )
 
 from continuum_workloads.contract import ServingConfig
-from continuum_workloads.dataset.generator import generate_chunks
 from continuum_workloads.serving.command import stop_between_batches
 from continuum_workloads.serving.model import ListingModel
 from continuum_workloads.serving.records import ModelIdentity
@@ -178,9 +176,7 @@ def main() -> None:
     env = stack_env()
     spark = session()
     spark.sparkContext.setLogLevel("ERROR")
-    rows = next(generate_chunks(2_000, seed=31)).to_dict("records")
-    rows = [r for r in rows if r["mileage"] == "" or float(r["mileage"]) < 1_000_000]
-    v1 = register_listing_model(spark, pd.DataFrame(rows[:1_500]), env["MLFLOW_TRACKING_URI"])
+    rows, v1 = listings_and_model(spark, env)
     registry = mlflow.MlflowClient()
     first = registry.get_model_version(v1.name, v1.version)
     second = registry.create_model_version(v1.name, first.source, run_id=first.run_id)

@@ -4,8 +4,9 @@ Kafka sink and counted. Writes bench/results/streaming_questions.json.
 
 - 2: a Real-time Mode query stopped mid-stream and started again on its checkpoint, with a 5 s
   and a 5 min real-time batch: answers duplicated and lost at the output.
-- 3: a micro-batch query stopped blindly or between batches (waiting while `isTriggerActive`),
-  at trigger intervals 0, 100 ms and 1 s, started again on its checkpoint: the same counts.
+- 3: a micro-batch query stopped blindly or as a pod stops on SIGTERM (`stop_between_batches`:
+  once the running batch has ended), at trigger intervals 0, 100 ms and 1 s, started again on
+  its checkpoint: the same counts.
 - 6: a checkpoint written by micro-batches taken over by a Real-time Mode run of the same
   query, and the reverse: does the second start, and what does it answer twice or never?
 - 8: Spark's Kafka sink given `kafka.transactional.id`: an error, or silence?
@@ -27,15 +28,18 @@ from collections import Counter
 from typing import Any
 
 import mlflow
-import pandas as pd
 from bench_harness import hdfs_scratch, machine, stack_env, write_result
-from confluent_kafka.admin import AdminClient
-from listing_model import register_listing_model
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQuery
-from serving import Reader, offer, request_values, scratch_scorer, session, start_baseline
+from serving import (
+    listings_and_model,
+    offer,
+    request_values,
+    scratch_run,
+    session,
+    start_baseline,
+)
 
-from continuum_workloads.dataset.generator import generate_chunks
 from continuum_workloads.serving.command import stop_between_batches
 from continuum_workloads.serving.model import ListingModel
 
@@ -58,16 +62,13 @@ def stop_and_restart(
     (`blind` or `between-batches`) mid-stream, runs it again on the same checkpoint (Real-time
     Mode where `realtime[1]`, under `second_trigger` if given) and counts the answers."""
     bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    config = scratch_scorer(admin, env, model.identity, root, "0s")
-    topics = [config.requests_topic, config.predictions_topic, config.dead_letter_topic]
-    reader = Reader(bootstrap, config.predictions_topic)
-    reader.start()
     values = request_values(rows, RATE * SECONDS, "q")
-    sender = threading.Thread(target=offer, args=(bootstrap, config.requests_topic, values, RATE))
     second: StreamingQuery | None = None
     restart_error: str | None = None
-    try:
+    with scratch_run(env, model, root) as (config, reader):
+        sender = threading.Thread(
+            target=offer, args=(bootstrap, config.requests_topic, values, RATE)
+        )
         first = start_baseline(spark, config, model, mode, trigger, realtime=realtime[0])
         sender.start()
         time.sleep(STOP_AFTER_S)  # a stimulus: the stop lands wherever the query is by then
@@ -90,12 +91,8 @@ def stop_and_restart(
         if second is not None and not second.isActive:
             restart_error = first_line(second.exception())
         time.sleep(3)  # late duplicates, if any, arrive after the last first answer
-    finally:
         if second is not None and second.isActive:
             second.stop()
-        reader.halt.set()
-        reader.join(30)
-        admin.delete_topics(topics)
     answers = Counter(request_id for request_id, _, _ in reader.answered)
     return {
         "mode": mode,
@@ -117,28 +114,20 @@ def sink_with_transactional_id(
     root: str,
 ) -> dict[str, Any]:  # fmt: skip
     """Question 8: the `kafka-sink` query with `kafka.transactional.id` set on its sink."""
-    bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    config = scratch_scorer(admin, env, model.identity, root, "0s")
-    topics = [config.requests_topic, config.predictions_topic, config.dead_letter_topic]
-    reader = Reader(bootstrap, config.predictions_topic)
-    reader.start()
     values = request_values(rows, 200, "t")
-    options = {"kafka.transactional.id": f"bench-{config.requests_topic}"}
-    query = start_baseline(spark, config, model, "kafka-sink", "0s", sink_options=options)
-    try:
-        offer(bootstrap, config.requests_topic, values, 1000)
-        deadline = time.monotonic() + DRAIN_S
-        while query.isActive and len(reader.latency_ms) < len(values):
-            assert time.monotonic() < deadline, "neither answers nor an error"
-            time.sleep(0.5)
-        error = None if query.isActive else first_line(query.exception())
-    finally:
-        if query.isActive:
-            query.stop()
-        reader.halt.set()
-        reader.join(30)
-        admin.delete_topics(topics)
+    with scratch_run(env, model, root) as (config, reader):
+        options = {"kafka.transactional.id": f"bench-{config.requests_topic}"}
+        query = start_baseline(spark, config, model, "kafka-sink", "0s", sink_options=options)
+        try:
+            offer(env["KAFKA_BOOTSTRAP_SERVERS"], config.requests_topic, values, 1000)
+            deadline = time.monotonic() + DRAIN_S
+            while query.isActive and len(reader.latency_ms) < len(values):
+                assert time.monotonic() < deadline, "neither answers nor an error"
+                time.sleep(0.5)
+            error = None if query.isActive else first_line(query.exception())
+        finally:
+            if query.isActive:
+                query.stop()
     return {"requests": len(values), "answered_read_committed": len(reader.latency_ms),
             "query_error": error}  # fmt: skip
 
@@ -148,9 +137,7 @@ def main() -> None:
     mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
     spark = session()
     spark.sparkContext.setLogLevel("ERROR")
-    rows = next(generate_chunks(2_000, seed=31)).to_dict("records")
-    rows = [r for r in rows if r["mileage"] == "" or float(r["mileage"]) < 1_000_000]
-    identity = register_listing_model(spark, pd.DataFrame(rows[:1_500]), env["MLFLOW_TRACKING_URI"])
+    rows, identity = listings_and_model(spark, env)
     model = ListingModel.load(spark, identity)
     model.warm_up()
     result: dict[str, Any] = {"machine": machine(), "rate": RATE, "seconds": SECONDS,
