@@ -305,33 +305,26 @@ def run_one(
     checkpoint_root: str,
 ) -> dict[str, Any]:
     bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    config = scratch_scorer(admin, env, model.identity, checkpoint_root, trigger)
-    requests, predictions = config.requests_topic, config.predictions_topic
-    topics = [requests, predictions, config.dead_letter_topic]
-    reader = Reader(bootstrap, predictions)
-    reader.start()
-    if mode == "exactly-once":
-        scorer = BatchScorer(model, config, {"bootstrap.servers": bootstrap})
-        query = start_scoring(spark, config, {"bootstrap.servers": bootstrap}, scorer)
-    else:
-        query = start_baseline(spark, config, model, mode, trigger)
-    try:
-        warm_up(query, reader, bootstrap, requests, rows)
-        load = load_average()
-        values = request_values(rows, rate * SECONDS, "r")
-        first_ms = offer(bootstrap, requests, values, rate)
-        deadline, expected = time.monotonic() + DRAIN_S, WARM_UP_REQUESTS + len(values)
-        while len(reader.latency_ms) < expected and time.monotonic() < deadline:
-            assert query.isActive, query.exception()
-            time.sleep(0.2)
-        memory = scorer_memory_mb(spark)
-        progress = [p for p in query.recentProgress if p["numInputRows"] > 0]
-    finally:
-        query.stop()
-        reader.halt.set()
-        reader.join(30)
-        admin.delete_topics(topics)
+    with scratch_run(env, model, checkpoint_root, trigger) as (config, reader):
+        requests = config.requests_topic
+        if mode == "exactly-once":
+            scorer = BatchScorer(model, config, {"bootstrap.servers": bootstrap})
+            query = start_scoring(spark, config, {"bootstrap.servers": bootstrap}, scorer)
+        else:
+            query = start_baseline(spark, config, model, mode, trigger)
+        try:
+            warm_up(query, reader, bootstrap, requests, rows)
+            load = load_average()
+            values = request_values(rows, rate * SECONDS, "r")
+            first_ms = offer(bootstrap, requests, values, rate)
+            deadline, expected = time.monotonic() + DRAIN_S, WARM_UP_REQUESTS + len(values)
+            while len(reader.latency_ms) < expected and time.monotonic() < deadline:
+                assert query.isActive, query.exception()
+                time.sleep(0.2)
+            memory = scorer_memory_mb(spark)
+            progress = [p for p in query.recentProgress if p["numInputRows"] > 0]
+        finally:
+            query.stop()
     latencies = [reader.latency_ms[rid] for rid, _ in values if rid in reader.latency_ms]
     return {
         "mode": mode,

@@ -27,14 +27,14 @@ from typing import Any
 import mlflow
 from bench_harness import hdfs_scratch, load_average, machine, stack_env, write_result
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient
 from pyspark.sql.streaming import StreamingQuery
 from serving import (
+    WARM_UP_REQUESTS,
     Reader,
     listings_and_model,
     percentile,
     request_values,
-    scratch_scorer,
+    scratch_run,
     session,
     start_baseline,
     warm_up,
@@ -117,33 +117,27 @@ def run_case(
     how: str, spark: Any, env: dict[str, str], models: tuple[ListingModel, ListingModel],
     rows: list[dict[str, str]], root: str,
 ) -> dict[str, Any]:  # fmt: skip
-    bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
-    admin = AdminClient({"bootstrap.servers": bootstrap})
     old, new = models
-    config = scratch_scorer(admin, env, old.identity, root, "0s")
-    topics = [config.requests_topic, config.predictions_topic, config.dead_letter_topic]
-    reader = Reader(bootstrap, config.predictions_topic)
-    reader.start()
-    stream = SteadyStream(bootstrap, config.requests_topic, rows, RATE)
-    queries: list[StreamingQuery] = []
-    try:
-        change_s, queries = change_versions(how, spark, config, old, new, stream, reader, rows)
-        stream.run_for(AFTER_S)
-        stream.flush()
-        deadline = time.monotonic() + DRAIN_S
-        while len(reader.latency_ms) < len(stream.sent) and time.monotonic() < deadline:
-            assert all(q.isActive for q in queries), [q.exception() for q in queries]
-            time.sleep(0.5)
-        time.sleep(3)  # late duplicates, if any, arrive after the last first answer
-        first_batches = [
-            {"records": p["numInputRows"], **p["durationMs"]} for p in queries[0].recentProgress[:3]
-        ]
-    finally:
-        for query in queries:
-            query.stop()
-        reader.halt.set()
-        reader.join(30)
-        admin.delete_topics(topics)
+    with scratch_run(env, old, root) as (config, reader):
+        stream = SteadyStream(env["KAFKA_BOOTSTRAP_SERVERS"], config.requests_topic, rows, RATE)
+        queries: list[StreamingQuery] = []
+        try:
+            change_s, queries = change_versions(how, spark, config, old, new, stream, reader, rows)
+            stream.run_for(AFTER_S)
+            stream.flush()
+            deadline = time.monotonic() + DRAIN_S
+            expected = WARM_UP_REQUESTS + len(stream.sent)  # the warm-up's are answered too
+            while len(reader.latency_ms) < expected and time.monotonic() < deadline:
+                assert all(q.isActive for q in queries), [q.exception() for q in queries]
+                time.sleep(0.5)
+            time.sleep(3)  # late duplicates, if any, arrive after the last first answer
+            first_batches = [
+                {"records": p["numInputRows"], **p["durationMs"]}
+                for p in queries[0].recentProgress[:3]
+            ]
+        finally:
+            for query in queries:
+                query.stop()
     measured = set(stream.sent)  # not the warm-up requests
     answered = [answer for answer in reader.answered if answer[0] in measured]
     counted = reckon(stream.sent, [rid for rid, _, _ in answered], ())
