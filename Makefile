@@ -54,7 +54,7 @@ stack-env: install ## print the export lines that point clients at the stack
 images: stack-fetch ## build the operator and workloads images (buildah), load them into the real node
 	@$(STACK) images
 
-spark-jars: install ## stage Spark's Kafka connector jars in build/spark-jars for Dockerfile.workloads
+spark-jars: install ## stage Spark's Kafka connector jars and the scorer's jar in build/spark-jars for Dockerfile.workloads
 	@$(STACK) spark-jars
 
 stack-clean: stack-down ## stop the stack and delete its data

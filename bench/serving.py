@@ -5,14 +5,11 @@ intervals, beside two baselines that give up exactly-once. Writes bench/results/
 Modes, one run each per offered rate, side by side:
 - `exactly-once`: the scorer as `continuum serve` runs it (validation, the model, a Kafka
   transaction per partition of the requests topic), at each trigger interval of `--triggers`;
-- `kafka-sink`: the same validation and model, written by Spark's own Kafka sink (at-least-once:
-  a replayed batch is written again), micro-batches at the first trigger interval;
-- `realtime`: the model under Spark's Real-time Mode (`trigger(realTime=...)`), written by the
-  Kafka sink, at-least-once. Real-time Mode refuses the Python validation (MapInPandasExec is
-  not on its operator allowlist), so this pipeline parses requests with `from_json` alone and
-  validates nothing: a ceiling for what that mode could give, not a scorer;
-- `realtime-validated` (only when named in `--modes`): the Python validation under Real-time
-  Mode, its allowlist check switched off.
+- `kafka-sink`: the same validation, model and answers, written by Spark's own Kafka sink
+  (at-least-once: a replayed batch is written again), micro-batches at the first trigger
+  interval;
+- `realtime`: the same query under Spark's Real-time Mode (`trigger(realTime=...)`), as
+  `continuum serve` runs it in `mode: realtime`: at least once.
 
 Needs the local stack running (`make stack-up`): Kafka, MLflow (a model of the benchmark's own,
 trained here on generated listings: the training job's feature stages and a linear regression)
@@ -53,22 +50,15 @@ from bench_harness import (
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from listing_model import register_listing_model
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQuery
-from pyspark.sql.types import StringType, StructField, StructType
 
 from continuum_workloads.contract import ServingConfig
 from continuum_workloads.dataset.generator import generate_chunks
-from continuum_workloads.serving.model import PREDICTION, ListingModel
+from continuum_workloads.serving.model import ListingModel
 from continuum_workloads.serving.records import ModelIdentity
 from continuum_workloads.serving.requests import LISTING_FIELDS
-from continuum_workloads.serving.scorer import (
-    BatchScorer,
-    kafka_source_options,
-    start_scoring,
-    validated,
-)
+from continuum_workloads.serving.scorer import BatchScorer, answers_to_kafka, start_scoring
 from continuum_workloads.serving.session import spark_interval
 from localstack.config import StackConfig
 
@@ -211,13 +201,6 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(sorted(values), n=100, method="inclusive")[int(q) - 1]
 
 
-def answers_in_sql(scored: DataFrame, version: str) -> DataFrame:
-    """The baselines' predictions, keyed and shaped as the Reader reads them."""
-    price, sent = F.col(PREDICTION).alias("price"), F.col("timestamp_ms").alias("request_time_ms")
-    value = F.struct("request_id", price, sent, F.lit(version).alias("model_version"))
-    return scored.select(F.col("request_id").alias("key"), F.to_json(value).alias("value"))
-
-
 def start_baseline(
     spark: SparkSession,
     config: ServingConfig,
@@ -228,29 +211,14 @@ def start_baseline(
     realtime: bool | None = None,
     sink_options: dict[str, str] | None = None,
 ) -> StreamingQuery:
-    """A baseline query of `mode` (`kafka-sink`, `realtime`, `realtime-validated`), written by
-    Spark's Kafka sink; `trigger` is the micro-batch interval or the real-time batch's duration.
-    `realtime` runs the mode's pipeline under the other kind of trigger (same checkpoint);
-    `sink_options` are added to the Kafka sink's."""
-    realtime = mode.startswith("realtime") if realtime is None else realtime
-    allowlist = "false" if mode == "realtime-validated" else "true"
-    spark.conf.set("spark.sql.streaming.realTimeMode.allowlistCheck", allowlist)
+    """A query of `mode` (`kafka-sink`, `realtime`): the scorer's `answers_to_kafka`, as
+    `continuum serve` runs it in `realtime` mode; `trigger` is the micro-batch interval or the
+    real-time batch's duration. `realtime` runs the mode's query under the other kind of
+    trigger (same checkpoint); `sink_options` are added to the Kafka sink's."""
+    realtime = mode == "realtime" if realtime is None else realtime
     client = {"bootstrap.servers": config.kafka_bootstrap_servers}
-    source = {**kafka_source_options(config, client), "startingOffsets": starting_offsets}
-    requests = spark.readStream.format("kafka").options(**source)
-    records = requests.load()
-    if mode != "realtime":
-        listings = validated(records).where(F.col("reason").isNull())
-    else:
-        text = StructType([StructField(n, StringType()) for n in ("request_id", *LISTING_FIELDS)])
-        request = F.from_json(F.col("value").cast("string"), text).alias("request")
-        sent = F.unix_millis("timestamp").alias("timestamp_ms")
-        listings = records.select(request, sent).select("request.*", "timestamp_ms")
     writer = (
-        answers_in_sql(model.model.transform(listings), model.identity.version)
-        .writeStream.format("kafka")
-        .option("kafka.bootstrap.servers", config.kafka_bootstrap_servers)
-        .option("topic", config.predictions_topic)
+        answers_to_kafka(spark, config, client, model, starting_offsets)
         .option("checkpointLocation", f"{config.checkpoint_uri}/{mode}")
         .options(**(sink_options or {}))
     )
@@ -373,9 +341,8 @@ def main() -> None:
     with hdfs_scratch(env) as (_, root):
         for rate in map(int, args.rates.split(",")):
             for mode in args.modes.split(","):
-                realtime = mode.startswith("realtime")
                 by_mode = triggers if mode == "exactly-once" else triggers[:1]
-                for trigger in [args.realtime_batch] if realtime else by_mode:
+                for trigger in [args.realtime_batch] if mode == "realtime" else by_mode:
                     run = run_one(spark, env, model, rows, rate, mode, trigger, root)
                     print(json.dumps(run), flush=True)
                     result["runs"].append(run)

@@ -14,9 +14,8 @@ Kafka sink and counted. Writes bench/results/streaming_questions.json.
 Each case streams requests at RATE for SECONDS into a new requests topic, stops the first query
 STOP_AFTER_S in, starts the second at once and reads every answer (read_committed) until all
 requests are answered or DRAIN_S passes. Questions 2 and 6 run the `realtime` pipeline of
-bench/serving.py (requests parsed by `from_json`: Real-time Mode refuses the Python validation),
-question 3 the `kafka-sink` one (the scorer's validation and model). Needs the local stack
-running (`make stack-up`).
+bench/serving.py, question 3 the `kafka-sink` one (both the scorer's validation and model).
+Needs the local stack running (`make stack-up`).
 """
 
 from __future__ import annotations

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
-from localstack.config import DEV_DIR, StackConfig
+from localstack.config import DEV_DIR, SERVING_JVM_DIR, StackConfig
 from localstack.errors import StackError
 
 HOW_TO_GET = {
     "java": "install OpenJDK 17 or newer (Debian: apt-get install openjdk-17-jdk-headless)",
     "mvn": "install Apache Maven (Debian: apt-get install maven)",
+    "javac": "install a JDK 17 or newer (Debian: apt-get install openjdk-17-jdk-headless)",
+    "jar": "install a JDK 17 or newer (Debian: apt-get install openjdk-17-jdk-headless)",
     "go": "install Go 1.24 or newer (https://go.dev/doc/install)",
 }
 
@@ -89,6 +93,38 @@ def ensure_spark_kafka(config: StackConfig) -> Path:
     return ensure_maven_runtime(
         config, "spark-kafka", spark, {"spark.version": spark}, only=connector
     )
+
+
+def ensure_serving_jar(config: StackConfig) -> Path:
+    """The scorer's JVM code (workloads/jvm: the request validation, a wall clock), compiled
+    against the installed pyspark's own jars once per version of its sources and of pyspark."""
+    sources = sorted(SERVING_JVM_DIR.rglob("*.java"))
+    digest = hashlib.sha256(version("pyspark").encode())
+    for source in sources:
+        name = str(source.relative_to(SERVING_JVM_DIR)).encode()
+        digest.update(name + b"\0" + source.read_bytes())
+    jar = config.cache_dir / "jvm" / f"continuum-serving-{digest.hexdigest()[:16]}.jar"
+    if jar.exists():
+        return jar
+    require_tools("javac", "jar")
+    import pyspark
+
+    spark_jars = Path(pyspark.__file__).parent / "jars"
+    with tempfile.TemporaryDirectory() as scratch:
+        classes = Path(scratch) / "classes"
+        log = config.cache_dir / "logs" / "build-serving-jar.log"
+        _run_logged(
+            ["javac", "--release", "17", "-Xlint:all,-path", "-Werror", "-cp", f"{spark_jars}/*",
+             "-d", str(classes), *map(str, sources)],
+            log,
+            "compiling workloads/jvm",
+        )  # fmt: skip
+        built = Path(scratch) / jar.name
+        packing = ["jar", "cf", str(built), "-C", str(classes), "."]
+        _run_logged(packing, log, "packaging workloads/jvm")
+        jar.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(built, jar)
+    return jar
 
 
 def _built_once(config: StackConfig, bin_dir: Path, last: str, script: str, what: str) -> Path:
@@ -175,6 +211,7 @@ def ensure_all(config: StackConfig) -> None:
         config, "hadoop", v["HADOOP_VERSION"], {"hadoop.version": v["HADOOP_VERSION"]}
     )
     ensure_spark_kafka(config)
+    ensure_serving_jar(config)
     ensure_kube_binaries(config)
     if config.real_node:
         ensure_host_packages(config)

@@ -13,6 +13,7 @@ from localstack.errors import StackError
 
 DEV_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = DEV_DIR.parent
+SERVING_JVM_DIR = REPO_DIR / "workloads" / "jvm"
 HOST = "127.0.0.1"
 CLUSTER_NAME = "continuum"
 
@@ -177,10 +178,14 @@ class StackConfig:
 
     @property
     def spark_jars(self) -> list[Path]:
-        """Spark's Kafka connector and its dependencies, for `spark.jars` / `--jars`."""
+        """Spark's Kafka connector and its dependencies, and the scorer's own jar (compiled
+        here when its sources changed: seconds), for `spark.jars` / `--jars`."""
         from importlib.metadata import version
 
-        return sorted(self.maven_dir("spark-kafka", version("pyspark")).glob("*.jar"))
+        from localstack.artifacts import ensure_serving_jar
+
+        connector = sorted(self.maven_dir("spark-kafka", version("pyspark")).glob("*.jar"))
+        return [*connector, ensure_serving_jar(self)]
 
     def client_env(self) -> dict[str, str]:
         """The variables that point a client (test, operator, job) at this stack."""

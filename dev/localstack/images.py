@@ -85,14 +85,14 @@ def inputs_digest(image: Image, base_id: str, root: Path = REPO_DIR) -> str:
 
 
 def stage_spark_jars(config: StackConfig) -> Path:
-    """Copy Spark's Kafka connector jars (fetched by Maven into the cache) into the build context,
-    where Dockerfile.workloads copies them from."""
+    """Copy Spark's Kafka connector jars (fetched by Maven into the cache) and the scorer's own jar
+    into the build context, where Dockerfile.workloads copies them from."""
     from localstack.artifacts import ensure_spark_kafka
 
-    source = ensure_spark_kafka(config)
+    ensure_spark_kafka(config)
     shutil.rmtree(SPARK_JARS_CONTEXT, ignore_errors=True)
     SPARK_JARS_CONTEXT.mkdir(parents=True)
-    for jar in sorted(source.glob("*.jar")):
+    for jar in config.spark_jars:
         shutil.copy2(jar, SPARK_JARS_CONTEXT / jar.name)
     return SPARK_JARS_CONTEXT
 

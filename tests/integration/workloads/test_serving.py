@@ -17,6 +17,7 @@ import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -34,12 +35,23 @@ from scoring_harness import (
     request_bytes,
 )
 
-from continuum_workloads.contract import POD_NAME_ENV, POD_NAMESPACE_ENV, ServingConfig
+from continuum_workloads.contract import (
+    POD_NAME_ENV,
+    POD_NAMESPACE_ENV,
+    ServingConfig,
+    ServingMode,
+)
 from continuum_workloads.dataset.generator import generate_chunks
+from continuum_workloads.serving.answers import REASON_HEADER
 from continuum_workloads.serving.model import ListingModel
-from continuum_workloads.serving.records import REASON_HEADER, ModelIdentity
+from continuum_workloads.serving.records import ModelIdentity
 from continuum_workloads.serving.requests import LISTING_FIELDS
-from continuum_workloads.serving.scorer import BatchOutcome, BatchScorer, start_scoring
+from continuum_workloads.serving.scorer import (
+    BatchOutcome,
+    BatchScorer,
+    realtime_stream,
+    start_scoring,
+)
 from continuum_workloads.serving.transactions import Fenced, TransactionalWriter
 
 TRAINING_ROWS = 300
@@ -136,46 +148,84 @@ MALFORMED: list[tuple[bytes, str]] = [
 ]  # fmt: skip
 
 
-def test_predictions_equal_the_models_transform_and_malformed_requests_are_dead_letters(
-    stack, spark, new_topic, tmp_path, listings, listing_model
-) -> None:
-    """Valid requests around malformed ones, as one stream: each valid one gets the price the
-    model's batch transform gives the same listing, each malformed one a dead letter with its
-    original bytes and reason; nothing else is written."""
-    bootstrap = stack["KAFKA_BOOTSTRAP_SERVERS"]
-    requests, predictions, dead = new_topic(2), new_topic(1), new_topic(1)
+def valid_and_malformed(
+    listings: pd.DataFrame,
+) -> tuple[list[dict], list[tuple[bytes | None, bytes]]]:
+    """60 valid listings as requests `v-<i>`, the MALFORMED ones among them."""
     valid_rows = listings.iloc[TRAINING_ROWS : TRAINING_ROWS + 60].to_dict("records")
     records: list[tuple[bytes | None, bytes]] = []
     for index, row in enumerate(valid_rows):
         records.append((f"v-{index}".encode(), request_bytes(f"v-{index}", row)))
         if index % 6 == 0 and index // 6 < len(MALFORMED):
             records.append((None, MALFORMED[index // 6][0]))
-    produce(bootstrap, requests, records)
-    _config, _scorer, outcomes, query = start_scoring_run(
-        stack, spark, listing_model, (requests, predictions, dead), f"file://{tmp_path}/ckpt"
-    )
-    run_until(query, lambda: sum(o.records for o in outcomes) >= len(records))
+    return valid_rows, records
 
+
+def assert_answered(
+    spark: Any, bootstrap: str, predictions: str, dead: str, valid_rows: list[dict],
+    model: ListingModel,
+) -> None:  # fmt: skip
+    """Each valid request has the price the model's batch transform gives the same listing, each
+    malformed one a dead letter with its original bytes and reason; nothing else is written."""
     scored = read_committed(bootstrap, predictions, len(valid_rows))
     letters = read_committed(bootstrap, dead, len(MALFORMED))
     prices = {json.loads(m.value())["request_id"]: json.loads(m.value()) for m in scored}
     assert by_request_id(scored) == Counter(f"v-{i}" for i in range(len(valid_rows)))
     # The model's batch transform of the same listings, as the dataset writes them.
     frame = spark.createDataFrame(pd.DataFrame(valid_rows).drop(columns=["price"]))
-    batch = listing_model.model.transform(frame).select("vin", "prediction").collect()
+    batch = model.model.transform(frame).select("vin", "prediction").collect()
     by_vin = {row["vin"]: row["prediction"] for row in batch}
     for index, row in enumerate(valid_rows):
         answer = prices[f"v-{index}"]
         assert answer["predicted_price"] == pytest.approx(by_vin[row["vin"]], rel=1e-9)
         assert (answer["model_name"], answer["model_version"]) == (
-            listing_model.identity.name,
-            listing_model.identity.version,
+            model.identity.name,
+            model.identity.version,
         )
         assert answer["prediction_time_ms"] >= answer["request_time_ms"] > 0
     assert sorted(m.value() for m in letters) == sorted(raw for raw, _ in MALFORMED)
     reasons = Counter(dict(m.headers())[REASON_HEADER].decode() for m in letters)
     assert reasons == Counter(reason for _, reason in MALFORMED)
     print(f"\n{len(scored)} predictions, {len(letters)} dead letters {dict(reasons)}")
+
+
+def test_predictions_equal_the_models_transform_and_malformed_requests_are_dead_letters(
+    stack, spark, new_topic, tmp_path, listings, listing_model
+) -> None:
+    """Valid requests around malformed ones, as one stream, scored exactly once."""
+    bootstrap = stack["KAFKA_BOOTSTRAP_SERVERS"]
+    requests, predictions, dead = new_topic(2), new_topic(1), new_topic(1)
+    valid_rows, records = valid_and_malformed(listings)
+    produce(bootstrap, requests, records)
+    _config, _scorer, outcomes, query = start_scoring_run(
+        stack, spark, listing_model, (requests, predictions, dead), f"file://{tmp_path}/ckpt"
+    )
+    run_until(query, lambda: sum(o.records for o in outcomes) >= len(records))
+    assert_answered(spark, bootstrap, predictions, dead, valid_rows, listing_model)
+
+
+def test_in_real_time_mode_the_same_requests_get_the_same_answers(
+    stack, spark, new_topic, tmp_path, listings, listing_model
+) -> None:
+    """`mode: realtime`: the same stream under Spark's Real-time Mode (validation, model and
+    answer records all run by Spark itself: its operator allowlist accepts them), answered the
+    same, with no transaction."""
+    bootstrap = stack["KAFKA_BOOTSTRAP_SERVERS"]
+    requests, predictions, dead = new_topic(2), new_topic(1), new_topic(1)
+    valid_rows, records = valid_and_malformed(listings)
+    produce(bootstrap, requests, records)
+    config = replace(
+        config_for(stack, listing_model.identity, requests, predictions, dead,
+                   f"file://{tmp_path}/ckpt", f"test-{uuid.uuid4().hex[:8]}"),
+        mode=ServingMode.REALTIME, trigger_interval="5s",
+    )  # fmt: skip
+    client = {"bootstrap.servers": bootstrap}
+    query = realtime_stream(spark, config, client, listing_model).start()
+    try:
+        assert_answered(spark, bootstrap, predictions, dead, valid_rows, listing_model)
+        assert query.isActive, query.exception()
+    finally:
+        query.stop()
 
 
 EVERY_TEXT_FORM = {

@@ -1,32 +1,16 @@
-"""What a micro-batch answers and commits: replayed records skipped by the committed offsets,
-one prediction or dead letter per record, in order."""
+"""What a micro-batch writes and commits: answers to replayed requests skipped by the committed
+offsets, and the offsets a batch commits."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from continuum_workloads.serving.records import (
-    FIELD_HEADER,
-    REASON_HEADER,
-    REQUEST_ID_HEADER,
-    SOURCE_HEADER,
-    ModelIdentity,
-    SourceRecord,
-    answers,
-    next_offsets,
-    pending,
-)
-from continuum_workloads.serving.requests import validate
+from continuum_workloads.serving.records import Answer, OutgoingRecord, next_offsets, pending
 from continuum_workloads.serving.session import connector_jars, duration_ms
 
-TOPICS = ("requests", "predictions", "dead")
-MODEL = ModelIdentity("used-cars", "3")
 
-
-def record(partition: int, offset: int, value: bytes | None = b"{}") -> SourceRecord:
-    return SourceRecord(partition, offset, b"k", value, 1_000 + offset)
+def record(partition: int, offset: int) -> Answer:
+    return Answer(partition, offset, OutgoingRecord("predictions", b"k", b"{}"), None)
 
 
 def test_records_below_the_committed_offset_are_skipped() -> None:
@@ -39,42 +23,6 @@ def test_records_below_the_committed_offset_are_skipped() -> None:
 def test_a_batch_commits_the_offset_after_its_last_record_per_partition() -> None:
     assert next_offsets([record(0, 5), record(1, 9), record(0, 7), record(1, 3)]) == {0: 8, 1: 10}
     assert next_offsets([]) == {}
-
-
-def test_every_record_gets_one_answer_in_order() -> None:
-    good = json.dumps(
-        {"request_id": "a", "year": 2019, "make_name": "Ford", "event_time": 42}
-    ).encode()
-    other = json.dumps({"request_id": "b", "year": 2018, "make_name": "Kia"}).encode()
-    bad = json.dumps({"request_id": "c", "year": 2019, "make_name": "Ford", "mileage": -1})
-    batch = [
-        record(0, 0, good),
-        record(0, 1, b"nope"),
-        record(0, 2, other),
-        record(1, 0, bad.encode()),
-    ]
-    judged = [validate(r.value) for r in batch]
-    out = answers(batch, judged, [100.0, 200.0], MODEL, TOPICS, predicted_at_ms=5_000)
-
-    assert [o.topic for o in out] == ["predictions", "dead", "predictions", "dead"]
-    first, third = json.loads(out[0].value), json.loads(out[2].value)
-    assert first == {
-        "request_id": "a", "predicted_price": 100.0, "model_name": "used-cars",
-        "model_version": "3", "request_time_ms": 42, "prediction_time_ms": 5_000,
-    }  # fmt: skip
-    assert out[0].key == b"a"
-    assert (third["predicted_price"], third["request_time_ms"]) == (200.0, 1_002)
-    assert out[1].value == b"nope" and out[1].key == b"k"
-    headers = dict(out[3].headers)
-    assert headers[REASON_HEADER] == b"out_of_range" and headers[FIELD_HEADER] == b"mileage"
-    assert headers[SOURCE_HEADER] == b"requests/1/0" and headers[REQUEST_ID_HEADER] == b"c"
-    assert REQUEST_ID_HEADER not in dict(out[1].headers)
-
-
-def test_prices_must_match_the_valid_requests() -> None:
-    batch = [record(0, 0, b"nope")]
-    with pytest.raises(ValueError, match="more prices"):
-        answers(batch, [validate(b"nope")], [1.0], MODEL, TOPICS, 0)
 
 
 @pytest.mark.parametrize(

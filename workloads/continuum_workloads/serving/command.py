@@ -2,10 +2,10 @@
 
 Reads its ServingConfig from the environment, serves /healthz /readyz /metrics, loads and warms
 the model (then it is Ready), waits for the handoff Lease, takes the transactional ids over (which
-fences any earlier holder) and runs the scoring query until SIGTERM: then it stops after the
-current micro-batch, releases the Lease and exits 0. Having lost the Lease (or unable to tell
-that it still holds it, after a pause), it stops at once and exits 1, for Kubernetes to restart
-it as a waiting pod.
+fences any earlier holder; exactly-once mode) and runs the scoring query until SIGTERM: then it
+stops after the current batch, releases the Lease and exits 0. Having lost the Lease (or unable
+to tell that it still holds it, after a pause), it stops at once and exits 1, for Kubernetes to
+restart it as a waiting pod.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
     from continuum_workloads.serving.lease import HandoffLease
     from continuum_workloads.serving.model import ListingModel
-    from continuum_workloads.serving.scorer import BatchScorer
     from continuum_workloads.serving.telemetry import ServingMetrics
 
 log = logging.getLogger("continuum.serving")
@@ -48,7 +47,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     serve = commands.add_parser(
         "serve",
         help="run the streaming scorer of a ServingDeployment (its pods run this)",
-        description="Scores Kafka requests with the registered model, exactly once. "
+        description="Scores Kafka requests with the registered model, exactly once "
+        "(or at least once, with lower latency, in Spark's Real-time Mode). "
         "Configured by the environment the ServingDeployment's pods get (see the README).",
     )
     serve.set_defaults(run=lambda _args: serve_from_env(os.environ))
@@ -100,14 +100,6 @@ def serve_from_env(environ: Mapping[str, str]) -> int:
         return 2
     # `kill -USR1`: where each thread is, on the process's own stderr (the pod's log).
     faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
-    if config.mode != ServingMode.EXACTLY_ONCE:
-        # Measured with Spark 4.2: the model runs under Real-time Mode, the validation does not.
-        log.warning(
-            "mode %s is not available in this version: Spark's Real-time Mode refuses the "
-            "requests' validation (a Python stage: MapInPandasExec is not on its operator "
-            "allowlist); scoring in micro-batches, exactly once",
-            config.mode.value,
-        )
     return Server(config, pod, namespace).run()
 
 
@@ -204,28 +196,30 @@ class Server:
 
     def _plan(
         self, spark: SparkSession, model: ListingModel, lease: HandoffLease
-    ) -> tuple[BatchScorer, DataStreamWriter]:
-        """A scorer and its query, planned but not started."""
-        from continuum_workloads.serving.scorer import BatchScorer, scoring_stream
+    ) -> DataStreamWriter:
+        """The scoring query of the configured mode, planned but not started."""
+        from continuum_workloads.serving.scorer import BatchScorer, realtime_stream, scoring_stream
 
         client_config = kafka_client_config(self.config)
+        if self.config.mode is ServingMode.REALTIME:
+            return realtime_stream(spark, self.config, client_config, model)
         scorer = BatchScorer(model, self.config, client_config, self.metrics.observe, lease.current)
-        return scorer, scoring_stream(spark, self.config, client_config, scorer)
+        return scoring_stream(spark, self.config, client_config, scorer)
 
     def _hold(
         self,
         spark: SparkSession,
         model: ListingModel,
         lease: HandoffLease,
-        planned: tuple[BatchScorer, DataStreamWriter] | None,
+        planned: DataStreamWriter | None,
     ) -> int:
         """Runs the scoring query while this pod holds the Lease; 0 after a graceful stop, 1 when
         the Lease is lost or this pod was fenced without holding it. A failed run (Kafka or the
         checkpoint store unreachable, or fenced by a paused former holder that woke up and has
-        not yet seen that its Lease is gone) is restarted with growing pauses, each run after
-        taking the transactional ids over afresh: that aborts whatever the failed run left open,
-        and the committed offsets say where to go on, so nothing is lost or doubled. `planned`
-        (planned while the pod waited for the Lease) is the first run's query."""
+        not yet seen that its Lease is gone) is restarted with growing pauses, each exactly-once
+        run after taking the transactional ids over afresh: that aborts whatever the failed run
+        left open, and the committed offsets say where to go on, so nothing is lost or doubled.
+        `planned` (planned while the pod waited for the Lease) is the first run's query."""
         from continuum_workloads.serving.dependencies import summary
         from continuum_workloads.serving.transactions import take_over
 
@@ -235,25 +229,27 @@ class Server:
         failures = 0
         try:
             while not self.stop.is_set():
-                partitions = _retrying(
-                    "taking the transactional ids over",
-                    self.stop,
-                    lambda: take_over(
-                        client_config, self.config.transactional_id, self.config.requests_topic
-                    ),
-                )
-                if partitions is None:
+                if self.config.mode is ServingMode.EXACTLY_ONCE and (
+                    _retrying(
+                        "taking the transactional ids over",
+                        self.stop,
+                        lambda: take_over(
+                            client_config, self.config.transactional_id, self.config.requests_topic
+                        ),
+                    )
+                    is None
+                ):
                     return 0
-                scorer, stream = planned or self._plan(spark, model, lease)
+                stream = planned or self._plan(spark, model, lease)
                 planned = None
                 query: StreamingQuery | None = None
                 try:
                     query = stream.start()
-                    log.info("scoring %s (%d partitions) with %s", self.config.requests_topic,
-                             partitions, self.config.model_uri)  # fmt: skip
+                    log.info("scoring %s with %s (%s)", self.config.requests_topic,
+                             self.config.model_uri, self.config.mode.value)  # fmt: skip
                     if live is None:
                         live = LiveMetrics(spark, self.config, client_config, self.metrics)
-                    code = self._watch(query, scorer, lease, live)
+                    code = self._watch(query, lease, live)
                 except Exception as error:  # the query failed or could not start
                     if not lease.current():
                         log.error("no longer the holder: stopped scoring")
@@ -272,15 +268,20 @@ class Server:
             if live is not None:
                 live.stop()
 
-    def _watch(
-        self, query: StreamingQuery, scorer: BatchScorer, lease: HandoffLease, live: LiveMetrics
-    ) -> int | None:
+    def _watch(self, query: StreamingQuery, lease: HandoffLease, live: LiveMetrics) -> int | None:
         """Waits for SIGTERM (then stops between batches: 0), the loss of the Lease (stops at
         once: 1), or the query's end (None; a failure, a fence included, raises)."""
+        counted_batch = -1
         while not (self.stop.is_set() or not lease.current()):
             if query.awaitTermination(1):
                 break
             live.check()
+            progress = query.lastProgress
+            # Real-time Mode has no batch function to count with: the query's progress says.
+            realtime = self.config.mode is ServingMode.REALTIME
+            if realtime and progress and progress["batchId"] > counted_batch:
+                counted_batch = progress["batchId"]
+                self.metrics.requests.inc(progress.get("numInputRows", 0))
         if not lease.current():
             query.stop()
             log.error("no longer the holder: stopped scoring")

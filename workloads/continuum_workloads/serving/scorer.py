@@ -3,10 +3,12 @@ each micro-batch written through `foreachBatch`, partition by partition of the r
 
 Every record stays in Spark's executors, in the task that read its Kafka partition (the Kafka
 source reads each partition of a micro-batch in one task, and no step below shuffles):
-1. `validated_requests`: the raw bytes judged by `requests.validate`, in `mapInPandas`;
+1. `validated`: the raw bytes judged by the JVM validator (`requests.validation`), a function
+   of the query like Spark's own, so no record crosses into Python for it;
 2. the PipelineModel over the valid listings (Spark's own stages, row by row);
-3. `PartitionWriter`: the partition's predictions and dead letters in one Kafka transaction of
-   its own, together with that partition's consumer-group offset, under the transactional.id
+3. `answers.answer_records`: each request's prediction or dead letter as a Kafka record;
+4. `PartitionWriter`: the partition's records in one Kafka transaction of its own, together
+   with that partition's consumer-group offset, under the transactional.id
    `<the ServingDeployment's>-<partition>` (`transactions`).
 The driver plans each batch and adds up what the tasks report, so throughput grows with the
 requests topic's partitions and the executors' cores, not with the driver.
@@ -27,7 +29,6 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 from pyspark.sql.types import (
-    BinaryType,
     IntegerType,
     LongType,
     StringType,
@@ -36,24 +37,20 @@ from pyspark.sql.types import (
 )
 
 from continuum_workloads.contract import ServingConfig
-from continuum_workloads.serving.model import PREDICTION, WARM_UP_LISTING, ListingModel
+from continuum_workloads.serving.answers import RECORD_COLUMNS, answer_records
+from continuum_workloads.serving.model import WARM_UP_LISTING, ListingModel
 from continuum_workloads.serving.records import (
-    ModelIdentity,
-    SourceRecord,
-    answers,
+    Answer,
+    OutgoingRecord,
     next_offsets,
     pending,
 )
-from continuum_workloads.serving.requests import (
-    LISTING_FIELDS,
-    Rejection,
-    ValidRequest,
-    validate,
-)
+from continuum_workloads.serving.requests import register_validation, validation
 from continuum_workloads.serving.session import spark_interval
 from continuum_workloads.serving.transactions import (
     Fenced,
     TransactionalWriter,
+    committed_offsets,
     partition_transactional_id,
 )
 
@@ -61,21 +58,6 @@ log = logging.getLogger(__name__)
 SCORING_QUERY = "continuum-scoring"
 
 SOURCE_COLUMNS = ("partition", "offset", "key", "value", "timestamp_ms")
-VERDICT_FIELDS = [
-    StructField("partition", IntegerType()),
-    StructField("offset", LongType()),
-    StructField("key", BinaryType()),
-    StructField("value", BinaryType()),
-    StructField("timestamp_ms", LongType()),
-    StructField("request_id", StringType()),
-    StructField("event_time_ms", LongType()),
-    StructField("reason", StringType()),  # None for a valid request
-    StructField("field", StringType()),
-    StructField("detail", StringType()),
-]
-VALIDATED = StructType(VERDICT_FIELDS + [StructField(n, StringType()) for n in LISTING_FIELDS])
-"""A request judged: its source record, its verdict and, when valid, its listing as text."""
-ANSWERED_COLUMNS = [field.name for field in VERDICT_FIELDS] + [PREDICTION]
 PARTITION_OUTCOME = StructType(
     [
         StructField("partition", IntegerType()),
@@ -87,27 +69,16 @@ PARTITION_OUTCOME = StructType(
 )
 
 
-def validated_requests(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    """`mapInPandas`: source records → VALIDATED rows, one per record, in order."""
-    no_listing = [None] * len(LISTING_FIELDS)
+def _started(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """`mapInPandas` that only proves its worker ran (and so imported this module)."""
     for chunk in chunks:
-        rows = []
-        for source in zip(*(chunk[name] for name in SOURCE_COLUMNS), strict=True):
-            verdict = validate(source[3])
-            if isinstance(verdict, ValidRequest):
-                listing = [verdict.listing.get(name) for name in LISTING_FIELDS]
-                rows.append((*source, verdict.request_id, verdict.event_time_ms, None, None,
-                             None, *listing))  # fmt: skip
-            else:
-                rows.append((*source, verdict.request_id, None, verdict.reason, verdict.field,
-                             verdict.detail, *no_listing))  # fmt: skip
-        yield pd.DataFrame.from_records(rows, columns=VALIDATED.fieldNames())
+        yield chunk[["partition"]]
 
 
 def start_python_workers(spark: SparkSession) -> None:
-    """Has Spark start a Python worker per core and import the scorer in it, by validating one
-    warm-up request per core: otherwise a new holder's first batch pays for that (seconds on a
-    busy machine). Writes nothing."""
+    """Has Spark start a Python worker per core and import the scorer in it (the writing tasks
+    run there) and load the validator, by judging one warm-up request per core: otherwise a new
+    holder's first batch pays for that (seconds on a busy machine). Writes nothing."""
     cores = spark.sparkContext.defaultParallelism
     request = json.dumps({"request_id": "warm-up", **WARM_UP_LISTING}).encode()
     now = datetime.now(UTC)
@@ -115,28 +86,27 @@ def start_python_workers(spark: SparkSession) -> None:
         [(core, 0, None, request, now) for core in range(cores)],
         "partition int, offset long, key binary, value binary, timestamp timestamp",
     ).repartition(cores)
-    validated(records).collect()
+    validated(records).mapInPandas(_started, "partition int").collect()
 
 
 def validated(requests: DataFrame) -> DataFrame:
-    """Spark's Kafka records → VALIDATED rows, judged in the tasks that read them."""
-    return requests.select(
-        "partition", "offset", "key", "value", F.unix_millis("timestamp").alias("timestamp_ms")
-    ).mapInPandas(validated_requests, VALIDATED)
+    """Spark's Kafka records → SOURCE_COLUMNS, VERDICT_FIELDS and, when valid, the listing as
+    text, judged in the tasks that read them."""
+    register_validation(requests.sparkSession)
+    judged = requests.select(
+        "partition",
+        "offset",
+        "key",
+        "value",
+        F.unix_millis("timestamp").alias("timestamp_ms"),
+        validation(F.col("value")).alias("verdict"),
+    )
+    return judged.select(*SOURCE_COLUMNS, "verdict.*")
 
 
-def _optional(value: object) -> object:
-    """None for a missing value, however pandas spells it (None, NaN, NA)."""
-    return None if pd.isna(value) else value
-
-
-def verdict_of(row: tuple) -> ValidRequest | Rejection:
-    """A VALIDATED row (as a writing task reads it) → the verdict its answer is built from."""
-    request_id = _optional(row.request_id)
-    if _optional(row.reason) is None:
-        event_time = _optional(row.event_time_ms)
-        return ValidRequest(request_id, None if event_time is None else int(event_time), {})
-    return Rejection(row.reason, _optional(row.field), row.detail, request_id)
+def _headers(value: object) -> tuple[tuple[str, bytes], ...]:
+    """A `headers` cell as Arrow hands it over (None, or an array of {key, value})."""
+    return () if value is None else tuple((h["key"], h["value"]) for h in value)
 
 
 @dataclass(frozen=True)
@@ -149,7 +119,6 @@ class PartitionWriter:
     consumer_group: str
     topics: tuple[str, str, str]
     """(requests, predictions, dead letters)."""
-    model: ModelIdentity
     timeout_s: float = 30.0
 
     def __call__(self, chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -173,29 +142,25 @@ class PartitionWriter:
             # Opened first: once it holds the id, no older writer can commit, so the offset
             # read next is the last word on what is already answered.
             writer.open()
-            by_offset = {int(row.offset): row for row in rows.itertuples(index=False)}
-            sources = [
-                SourceRecord(partition, offset, row.key, row.value, int(row.timestamp_ms))
-                for offset, row in by_offset.items()
-            ]
-            todo = pending(sources, writer.committed([partition]))
-            judged = [verdict_of(by_offset[source.offset]) for source in todo]
-            prices = [
-                float(by_offset[source.offset].prediction)
-                for source, verdict in zip(todo, judged, strict=True)
-                if isinstance(verdict, ValidRequest)
-            ]
-            outgoing = answers(
-                todo, judged, prices, self.model, self.topics, int(time.time() * 1000)
-            )
+            by_offset = {
+                int(row.offset): Answer(
+                    partition,
+                    int(row.offset),
+                    OutgoingRecord(row.topic, row.key, row.value, _headers(row.headers)),
+                    None if pd.isna(row.reason) else row.reason,
+                )
+                for row in rows.itertuples(index=False)
+            }
+            todo = pending(by_offset.values(), writer.committed([partition]))
             if todo:
-                writer.commit(outgoing, next_offsets(todo))
+                writer.commit([answer.record for answer in todo], next_offsets(todo))
             writer.close()
         except BaseException:
             writer.discard()
             raise
-        dead = Counter(v.reason for v in judged if isinstance(v, Rejection))
-        return partition, len(rows), len(rows) - len(todo), len(prices), json.dumps(dead)
+        dead = Counter(answer.reason for answer in todo if answer.reason is not None)
+        predictions = len(todo) - dead.total()
+        return partition, len(rows), len(rows) - len(todo), predictions, json.dumps(dead)
 
 
 @dataclass(frozen=True)
@@ -234,7 +199,6 @@ class BatchScorer:
             config.transactional_id,
             config.consumer_group or config.transactional_id,
             (config.requests_topic, config.predictions_topic, config.dead_letter_topic),
-            model.identity,
         )
         self.on_batch = on_batch
         self.holding = holding
@@ -255,8 +219,10 @@ class BatchScorer:
         """The whole scoring plan over Spark's Kafka records, built once per query (building
         the model's stages costs about a third of a second, too much to repeat every batch):
         one PARTITION_OUTCOME row per Kafka partition of each micro-batch."""
-        answered = self.model.model.transform(validated(requests)).select(*ANSWERED_COLUMNS)
-        return answered.mapInPandas(self.writer, PARTITION_OUTCOME)
+        scored = self.model.model.transform(validated(requests))
+        records = answer_records(scored, self.model.identity, self.writer.topics)
+        written = records.select("partition", "offset", "reason", *RECORD_COLUMNS)
+        return written.mapInPandas(self.writer, PARTITION_OUTCOME)
 
     def _score(self, frame: DataFrame, batch_id: int) -> None:
         started = time.perf_counter()
@@ -313,6 +279,51 @@ def scoring_stream(
         .foreachBatch(scorer)
         .option("checkpointLocation", checkpoint)
         .trigger(processingTime=spark_interval(config.trigger_interval))
+    )
+
+
+def answers_to_kafka(
+    spark: SparkSession,
+    config: ServingConfig,
+    client_config: dict[str, str],
+    model: ListingModel,
+    starting_offsets: str = "earliest",
+) -> DataStreamWriter:
+    """The same validation, model and answer records as the exactly-once path, each record
+    written by Spark's own Kafka sink (at least once); trigger and checkpoint not yet set."""
+    requests = (
+        spark.readStream.format("kafka")
+        .options(**kafka_source_options(config, client_config))
+        .option("startingOffsets", starting_offsets)
+        .load()
+    )
+    topics = (config.requests_topic, config.predictions_topic, config.dead_letter_topic)
+    scored = model.model.transform(validated(requests))
+    records = answer_records(scored, model.identity, topics).select(*RECORD_COLUMNS)
+    kafka = {f"kafka.{key}": value for key, value in client_config.items()}
+    return records.writeStream.format("kafka").options(**kafka)
+
+
+def realtime_stream(
+    spark: SparkSession,
+    config: ServingConfig,
+    client_config: dict[str, str],
+    model: ListingModel,
+) -> DataStreamWriter:
+    """`mode: realtime`: `answers_to_kafka` under Spark's Real-time Mode, each answer written as
+    soon as it is made. At least once: a batch stopped or failed before its end is run again
+    whole (from a checkpoint of its own)."""
+    # Read only by a query without a checkpoint: a deployment switched from exactly once goes on
+    # after the last request that mode committed, instead of answering the whole topic again.
+    group = config.consumer_group or config.transactional_id
+    offsets = committed_offsets(client_config, group, config.requests_topic)
+    starting = json.dumps({config.requests_topic: {str(p): o for p, o in offsets.items()}})
+    return (
+        answers_to_kafka(spark, config, client_config, model, starting)
+        .queryName(SCORING_QUERY)
+        .option("checkpointLocation", f"{config.checkpoint_uri.rstrip('/')}/scoring-realtime")
+        .outputMode("update")
+        .trigger(realTime=spark_interval(config.trigger_interval))
     )
 
 

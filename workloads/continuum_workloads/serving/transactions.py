@@ -100,6 +100,23 @@ def take_over(
     return len(found.partitions)
 
 
+def committed_offsets(
+    client_config: Mapping[str, str], consumer_group: str, topic: str, timeout_s: float = 30.0
+) -> dict[int, int]:
+    """Every partition of `topic` with the next offset to answer as `consumer_group` last
+    committed it, or -2 (Kafka's "earliest") where it never did."""
+    consumer = Consumer({**client_config, "group.id": consumer_group, "enable.auto.commit": False})
+    try:
+        found = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
+        if found.error is not None:
+            raise KafkaException(found.error)
+        wanted = [TopicPartition(topic, p) for p in sorted(found.partitions)]
+        committed = consumer.committed(wanted, timeout=timeout_s)
+        return {tp.partition: tp.offset if tp.offset >= 0 else -2 for tp in committed}
+    finally:
+        consumer.close()
+
+
 class TransactionalWriter:
     """One transactional producer and the requests' consumer group, for one source topic."""
 
