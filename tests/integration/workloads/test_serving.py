@@ -478,6 +478,53 @@ def test_a_handoff_under_a_steady_stream_answers_every_request_once(
     assert holder.spec.holder_identity is None  # B released it on SIGTERM
 
 
+@pytest.mark.timeout(1800)
+def test_a_realtime_pod_hands_over_on_sigterm_and_loses_nothing(
+    stack, k8s_api, namespace, new_topic, hdfs_dir, listings, model_identity, tmp_path
+) -> None:
+    """`continuum serve` with `mode: realtime`: pod A scores a steady stream under Spark's
+    Real-time Mode; on SIGTERM it stops once its running real-time batch has ended and pod B
+    goes on from the shared checkpoint. At least once: nothing is lost (how many answers a
+    graceful stop writes twice is reported)."""
+    bootstrap = stack["KAFKA_BOOTSTRAP_SERVERS"]
+    requests, predictions, dead = new_topic(1), new_topic(1), new_topic(1)
+    lease = create_lease(k8s_api, namespace)
+    env = {
+        **pod_env(stack, model_identity, (requests, predictions, dead), hdfs_dir, lease, namespace),
+        "CONTINUUM_MODE": ServingMode.REALTIME.value,
+        "CONTINUUM_TRIGGER_INTERVAL": "5s",
+    }
+    pods: list[ServePod] = []
+    stream = SteadyRequests(bootstrap, requests, listings.to_dict("records"), rate=100)
+    try:
+        pod_a = ServePod("pod-a", env, tmp_path / "pod-a.log")
+        pods.append(pod_a)
+        pod_a.wait_for("continuum_serving_lease_held", 1)
+        pod_b = ServePod("pod-b", env, tmp_path / "pod-b.log")
+        pods.append(pod_b)
+        pod_b.wait_for("continuum_serving_ready", 1)
+        stream.start()
+        pod_a.wait_for("continuum_serving_requests_total", 200)
+        signalled_ms = time.time() * 1000
+        pod_a.process.send_signal(signal.SIGTERM)
+        assert pod_a.process.wait(WAIT_S) == 0, pod_a.tail()
+        pod_b.wait_for("continuum_serving_requests_total", 200)
+        stream.halt.set()
+        stream.join(60)
+        messages = read_committed(bootstrap, predictions, len(stream.sent), settle_s=8)
+        pod_b.process.send_signal(signal.SIGTERM)
+        assert pod_b.process.wait(WAIT_S) == 0, pod_b.tail()
+    finally:
+        stream.halt.set()
+        for pod in pods:
+            pod.stop()
+
+    reckoning = reckon(stream.sent, messages, since_ms=signalled_ms)
+    print(f"\nrealtime sigterm: {reckoning}")
+    assert not reckoning.lost, reckoning
+    assert "(realtime)" in pod_a.log.read_text()  # "scoring <topic> with <model> (realtime)"
+
+
 def test_live_metrics_equal_a_direct_computation(stack, spark, new_topic, tmp_path) -> None:
     """Predictions of two versions and feedback for most of them, at known times: every final
     window's count, RMSE, MAE and MAPE per version equal the same sums done here."""

@@ -117,7 +117,7 @@ class Server:
         self.stop = threading.Event()
 
     def _on_sigterm(self, signum: int, _frame: object) -> None:
-        log.info("signal %d: stopping after the current micro-batch", signum)
+        log.info("signal %d: stopping after the current batch", signum)
         self.stop.set()
 
     def run(self) -> int:

@@ -223,7 +223,7 @@ public final class RequestValidator implements UDF2<byte[], Integer, Row> {
         }
     }
 
-    /** _text: the value in the dataset's text form, null if missing. */
+    /** The value in the dataset's text form, null if missing. */
     private String text(Scratch s, int i) throws Invalid {
         Rules r = rules;
         RequestDocument document = s.document;
