@@ -413,15 +413,68 @@ def pod_env(
             POD_NAMESPACE_ENV: namespace}  # fmt: skip
 
 
+class Handover(NamedTuple):
+    sent: list[Any]
+    """The requests the stream sent, in order."""
+    messages: list[Any]
+    """Every committed prediction."""
+    signalled_ms: float
+    """When pod A got its signal."""
+    pod_a: ServePod
+
+
+def hand_over(
+    how: str, bootstrap: str, topics: tuple[str, str], listings: pd.DataFrame,
+    env_a: dict[str, str], env_b: dict[str, str], logs: Path, answered: str,
+) -> Handover:  # fmt: skip
+    """Pod A (`env_a`) holds the Lease; pod B (`env_b`) warms up and waits for it; a steady
+    stream of 100 requests/s (to `topics`: requests, predictions) starts, and once A has
+    `answered` 200 (a counter of its /metrics), A is stopped gracefully (SIGTERM), killed
+    (SIGKILL) or frozen (SIGSTOP, resumed once B has answered 200: it must exit 1)."""
+    requests, predictions = topics
+    pods: list[ServePod] = []
+    stream = SteadyRequests(bootstrap, requests, listings.to_dict("records"), rate=100)
+    try:
+        pod_a = ServePod("pod-a", env_a, logs / "pod-a.log")
+        pods.append(pod_a)
+        pod_a.wait_for("continuum_serving_lease_held", 1)
+        pod_b = ServePod("pod-b", env_b, logs / "pod-b.log")
+        pods.append(pod_b)
+        pod_b.wait_for("continuum_serving_ready", 1)  # warmed up, waiting for the Lease
+        stream.start()
+        pod_a.wait_for(answered, 200)
+        signal_for = {"sigterm": signal.SIGTERM, "sigkill": signal.SIGKILL,
+                      "sigstop": signal.SIGSTOP}  # fmt: skip
+        signalled_ms = time.time() * 1000
+        pod_a.process.send_signal(signal_for[how])
+        pod_b.wait_for(answered, 200)
+        if how == "sigstop":
+            pod_a.process.send_signal(signal.SIGCONT)
+            assert pod_a.process.wait(WAIT_S) == 1, pod_a.tail()
+        if how == "sigterm":
+            assert pod_a.process.wait(WAIT_S) == 0, pod_a.tail()
+        stream.halt.set()
+        stream.join(60)
+        messages = read_committed(bootstrap, predictions, len(stream.sent), settle_s=8)
+        pod_b.process.send_signal(signal.SIGTERM)
+        assert pod_b.process.wait(WAIT_S) == 0, pod_b.tail()
+    finally:
+        stream.halt.set()
+        for pod in pods:
+            if pod.process.poll() is None:
+                pod.process.send_signal(signal.SIGCONT)
+            pod.stop()
+    return Handover(stream.sent, messages, signalled_ms, pod_a)
+
+
 @pytest.mark.timeout(1800)  # three JVMs on a small machine: the pytest, pod A and pod B
 @pytest.mark.parametrize("how", ["sigterm", "sigkill", "sigstop"])
 def test_a_handoff_under_a_steady_stream_answers_every_request_once(
     how, stack, k8s_api, namespace, new_topic, hdfs_dir, listings, model_identity, tmp_path
 ) -> None:
-    """Pod A (model v1) scores a steady stream; pod B (v2) warms up and waits for the Lease.
-    A is stopped gracefully (SIGTERM), killed (SIGKILL) or frozen (SIGSTOP, resumed once B has
-    taken over). Every request has exactly one committed prediction, v1 then v2 in request
-    order; a frozen A, woken up, is fenced and exits 1."""
+    """Pod A (model v1) scores a steady stream; pod B (v2) takes over (`hand_over`). Every
+    request has exactly one committed prediction, v1 then v2 in request order; a frozen A,
+    woken up, is fenced and exits 1."""
     from kubernetes import client
 
     bootstrap = stack["KAFKA_BOOTSTRAP_SERVERS"]
@@ -434,41 +487,13 @@ def test_a_handoff_under_a_steady_stream_answers_every_request_once(
     second = registry.create_model_version(v1.name, first.source, run_id=first.run_id)
     v2 = ModelIdentity(v1.name, second.version)
     env = pod_env(stack, v1, (requests, predictions, dead), hdfs_dir, lease, namespace)
-    pods: list[ServePod] = []
-    stream = SteadyRequests(bootstrap, requests, listings.to_dict("records"), rate=100)
-    try:
-        pod_a = ServePod("pod-a", env, tmp_path / "pod-a.log")
-        pods.append(pod_a)
-        pod_a.wait_for("continuum_serving_lease_held", 1)
-        pod_b = ServePod("pod-b", {**env, "CONTINUUM_MODEL_VERSION": v2.version},
-                         tmp_path / "pod-b.log")  # fmt: skip
-        pods.append(pod_b)
-        pod_b.wait_for("continuum_serving_ready", 1)  # warmed up, waiting for the Lease
-        stream.start()
-        pod_a.wait_for("continuum_serving_predictions_total", 200)
-        signal_for = {"sigterm": signal.SIGTERM, "sigkill": signal.SIGKILL,
-                      "sigstop": signal.SIGSTOP}  # fmt: skip
-        signalled_ms = time.time() * 1000
-        pod_a.process.send_signal(signal_for[how])
-        pod_b.wait_for("continuum_serving_predictions_total", 200)
-        if how == "sigstop":
-            pod_a.process.send_signal(signal.SIGCONT)
-            assert pod_a.process.wait(WAIT_S) == 1, pod_a.tail()
-        if how == "sigterm":
-            assert pod_a.process.wait(WAIT_S) == 0, pod_a.tail()
-        stream.halt.set()
-        stream.join(60)
-        messages = read_committed(bootstrap, predictions, len(stream.sent), settle_s=5)
-        pod_b.process.send_signal(signal.SIGTERM)
-        assert pod_b.process.wait(WAIT_S) == 0, pod_b.tail()
-    finally:
-        stream.halt.set()
-        for pod in pods:
-            if pod.process.poll() is None:
-                pod.process.send_signal(signal.SIGCONT)
-            pod.stop()
+    handover = hand_over(
+        how, bootstrap, (requests, predictions), listings, env,
+        {**env, "CONTINUUM_MODEL_VERSION": v2.version}, tmp_path,
+        "continuum_serving_predictions_total",
+    )  # fmt: skip
 
-    reckoning = reckon(stream.sent, messages, since_ms=signalled_ms)
+    reckoning = reckon(handover.sent, handover.messages, since_ms=handover.signalled_ms)
     print(f"\n{how}: {reckoning}")
     assert (len(reckoning.lost), len(reckoning.duplicated)) == (0, 0), reckoning
     assert (reckoning.versions[0], reckoning.versions[-1], reckoning.switches) == (
@@ -484,8 +509,8 @@ def test_a_realtime_pod_hands_over_on_sigterm_and_loses_nothing(
 ) -> None:
     """`continuum serve` with `mode: realtime`: pod A scores a steady stream under Spark's
     Real-time Mode; on SIGTERM it stops once its running real-time batch has ended and pod B
-    goes on from the shared checkpoint. At least once: nothing is lost (how many answers a
-    graceful stop writes twice is reported)."""
+    goes on from the shared checkpoint (`hand_over`). At least once: nothing is lost (how many
+    answers a graceful stop writes twice is reported)."""
     bootstrap = stack["KAFKA_BOOTSTRAP_SERVERS"]
     requests, predictions, dead = new_topic(1), new_topic(1), new_topic(1)
     lease = create_lease(k8s_api, namespace)
@@ -494,35 +519,14 @@ def test_a_realtime_pod_hands_over_on_sigterm_and_loses_nothing(
         "CONTINUUM_MODE": ServingMode.REALTIME.value,
         "CONTINUUM_TRIGGER_INTERVAL": "5s",
     }
-    pods: list[ServePod] = []
-    stream = SteadyRequests(bootstrap, requests, listings.to_dict("records"), rate=100)
-    try:
-        pod_a = ServePod("pod-a", env, tmp_path / "pod-a.log")
-        pods.append(pod_a)
-        pod_a.wait_for("continuum_serving_lease_held", 1)
-        pod_b = ServePod("pod-b", env, tmp_path / "pod-b.log")
-        pods.append(pod_b)
-        pod_b.wait_for("continuum_serving_ready", 1)
-        stream.start()
-        pod_a.wait_for("continuum_serving_requests_total", 200)
-        signalled_ms = time.time() * 1000
-        pod_a.process.send_signal(signal.SIGTERM)
-        assert pod_a.process.wait(WAIT_S) == 0, pod_a.tail()
-        pod_b.wait_for("continuum_serving_requests_total", 200)
-        stream.halt.set()
-        stream.join(60)
-        messages = read_committed(bootstrap, predictions, len(stream.sent), settle_s=8)
-        pod_b.process.send_signal(signal.SIGTERM)
-        assert pod_b.process.wait(WAIT_S) == 0, pod_b.tail()
-    finally:
-        stream.halt.set()
-        for pod in pods:
-            pod.stop()
+    handover = hand_over("sigterm", bootstrap, (requests, predictions), listings, env, env,
+                         tmp_path, "continuum_serving_requests_total")  # fmt: skip
 
-    reckoning = reckon(stream.sent, messages, since_ms=signalled_ms)
+    reckoning = reckon(handover.sent, handover.messages, since_ms=handover.signalled_ms)
     print(f"\nrealtime sigterm: {reckoning}")
     assert not reckoning.lost, reckoning
-    assert "(realtime)" in pod_a.log.read_text()  # "scoring <topic> with <model> (realtime)"
+    # "scoring <topic> with <model> (realtime)": it ran in Real-time Mode.
+    assert "(realtime)" in handover.pod_a.log.read_text()
 
 
 def test_live_metrics_equal_a_direct_computation(stack, spark, new_topic, tmp_path) -> None:
