@@ -108,6 +108,20 @@ class ServingConfig:
     def model_uri(self) -> str:
         return f"models:/{self.model_name}/{self.model_version}"
 
+    @property
+    def topics(self) -> tuple[str, str, str]:
+        """(requests, predictions, dead letters)."""
+        return self.requests_topic, self.predictions_topic, self.dead_letter_topic
+
+    @property
+    def answered_offsets_group(self) -> str:
+        """The consumer group whose committed offsets say which requests are answered."""
+        return self.consumer_group or self.transactional_id
+
+    def checkpoint(self, query: str) -> str:
+        """The checkpoint of one of the pod's queries, beneath `checkpoint_uri`."""
+        return f"{self.checkpoint_uri.rstrip('/')}/{query}"
+
     @staticmethod
     def env_name(field_name: str) -> str:
         if field_name == "mlflow_tracking_uri":

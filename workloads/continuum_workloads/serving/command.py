@@ -221,7 +221,6 @@ class Server:
         left open, and the committed offsets say where to go on, so nothing is lost or doubled.
         `planned` (planned while the pod waited for the Lease) is the first run's query."""
         from continuum_workloads.serving.dependencies import summary
-        from continuum_workloads.serving.transactions import take_over
 
         client_config = kafka_client_config(self.config)
         # Started once scoring runs: a takeover waits for nothing else.
@@ -229,16 +228,7 @@ class Server:
         failures = 0
         try:
             while not self.stop.is_set():
-                if self.config.mode is ServingMode.EXACTLY_ONCE and (
-                    _retrying(
-                        "taking the transactional ids over",
-                        self.stop,
-                        lambda: take_over(
-                            client_config, self.config.transactional_id, self.config.requests_topic
-                        ),
-                    )
-                    is None
-                ):
+                if not self._fenced_earlier_holders(client_config):
                     return 0
                 stream = planned or self._plan(spark, model, lease)
                 planned = None
@@ -267,6 +257,22 @@ class Server:
         finally:
             if live is not None:
                 live.stop()
+
+    def _fenced_earlier_holders(self, client_config: dict[str, str]) -> bool:
+        """In exactly-once mode, takes the transactional ids over (retrying until it can);
+        False if told to stop first. Real-time Mode writes no transactions: nothing to take."""
+        from continuum_workloads.serving.transactions import take_over
+
+        if self.config.mode is not ServingMode.EXACTLY_ONCE:
+            return True
+        taken = _retrying(
+            "taking the transactional ids over",
+            self.stop,
+            lambda: take_over(
+                client_config, self.config.transactional_id, self.config.requests_topic
+            ),
+        )
+        return taken is not None
 
     def _watch(self, query: StreamingQuery, lease: HandoffLease, live: LiveMetrics) -> int | None:
         """Waits for SIGTERM (then stops between batches: 0), the loss of the Lease (stops at

@@ -172,6 +172,6 @@ def start_live_metrics(
         metrics.writeStream.queryName(METRICS_QUERY)
         .outputMode("append")
         .foreachBatch(sink)
-        .option("checkpointLocation", f"{config.checkpoint_uri.rstrip('/')}/metrics")
+        .option("checkpointLocation", config.checkpoint("metrics"))
         .start()
     )

@@ -197,8 +197,8 @@ class BatchScorer:
         self.writer = PartitionWriter(
             dict(client_config),
             config.transactional_id,
-            config.consumer_group or config.transactional_id,
-            (config.requests_topic, config.predictions_topic, config.dead_letter_topic),
+            config.answered_offsets_group,
+            config.topics,
         )
         self.on_batch = on_batch
         self.holding = holding
@@ -247,16 +247,28 @@ class BatchScorer:
             self.on_batch(outcome)
 
 
-def kafka_source_options(config: ServingConfig, client_config: dict[str, str]) -> dict[str, str]:
-    """Options of Spark's Kafka source: the client properties prefixed `kafka.`."""
-    return {
-        **{f"kafka.{key}": value for key, value in client_config.items()},
-        "subscribe": config.requests_topic,
-        # Only a query without a checkpoint reads this: a new ServingDeployment answers what is
-        # already waiting; the committed offsets skip whatever an earlier holder answered.
-        "startingOffsets": "earliest",
-        "failOnDataLoss": "false",
-    }
+def kafka_options(client_config: dict[str, str]) -> dict[str, str]:
+    """The client properties as Spark's Kafka source and sink take them: prefixed `kafka.`."""
+    return {f"kafka.{key}": value for key, value in client_config.items()}
+
+
+def read_requests(
+    spark: SparkSession,
+    config: ServingConfig,
+    client_config: dict[str, str],
+    starting_offsets: str = "earliest",
+) -> DataFrame:
+    """The requests topic as a stream of Spark's Kafka records. Only a query without a
+    checkpoint reads `starting_offsets`: by default a new ServingDeployment answers what is
+    already waiting, and the committed offsets skip whatever an earlier holder answered."""
+    return (
+        spark.readStream.format("kafka")
+        .options(**kafka_options(client_config))
+        .option("subscribe", config.requests_topic)
+        .option("startingOffsets", starting_offsets)
+        .option("failOnDataLoss", "false")
+        .load()
+    )
 
 
 def scoring_stream(
@@ -267,17 +279,11 @@ def scoring_stream(
 ) -> DataStreamWriter:
     """The scoring query, planned but not started: a pod plans it while it waits for the
     Lease, so that taking over costs only the start."""
-    checkpoint = f"{config.checkpoint_uri.rstrip('/')}/scoring"
-    requests = (
-        spark.readStream.format("kafka")
-        .options(**kafka_source_options(config, client_config))
-        .load()
-    )
     return (
-        scorer.reports(requests)
+        scorer.reports(read_requests(spark, config, client_config))
         .writeStream.queryName(SCORING_QUERY)
         .foreachBatch(scorer)
-        .option("checkpointLocation", checkpoint)
+        .option("checkpointLocation", config.checkpoint("scoring"))
         .trigger(processingTime=spark_interval(config.trigger_interval))
     )
 
@@ -291,17 +297,10 @@ def answers_to_kafka(
 ) -> DataStreamWriter:
     """The same validation, model and answer records as the exactly-once path, each record
     written by Spark's own Kafka sink (at least once); trigger and checkpoint not yet set."""
-    requests = (
-        spark.readStream.format("kafka")
-        .options(**kafka_source_options(config, client_config))
-        .option("startingOffsets", starting_offsets)
-        .load()
-    )
-    topics = (config.requests_topic, config.predictions_topic, config.dead_letter_topic)
+    requests = read_requests(spark, config, client_config, starting_offsets)
     scored = model.model.transform(validated(requests))
-    records = answer_records(scored, model.identity, topics).select(*RECORD_COLUMNS)
-    kafka = {f"kafka.{key}": value for key, value in client_config.items()}
-    return records.writeStream.format("kafka").options(**kafka)
+    records = answer_records(scored, model.identity, config.topics).select(*RECORD_COLUMNS)
+    return records.writeStream.format("kafka").options(**kafka_options(client_config))
 
 
 def realtime_stream(
@@ -315,13 +314,12 @@ def realtime_stream(
     whole (from a checkpoint of its own)."""
     # Read only by a query without a checkpoint: a deployment switched from exactly once goes on
     # after the last request that mode committed, instead of answering the whole topic again.
-    group = config.consumer_group or config.transactional_id
-    offsets = committed_offsets(client_config, group, config.requests_topic)
+    offsets = committed_offsets(client_config, config.answered_offsets_group, config.requests_topic)
     starting = json.dumps({config.requests_topic: {str(p): o for p, o in offsets.items()}})
     return (
         answers_to_kafka(spark, config, client_config, model, starting)
         .queryName(SCORING_QUERY)
-        .option("checkpointLocation", f"{config.checkpoint_uri.rstrip('/')}/scoring-realtime")
+        .option("checkpointLocation", config.checkpoint("scoring-realtime"))
         .outputMode("update")
         .trigger(realTime=spark_interval(config.trigger_interval))
     )
