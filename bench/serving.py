@@ -72,7 +72,7 @@ DRAIN_S = 120
 
 
 def session() -> SparkSession:
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # the scorer's Python workers
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # any Python worker Spark starts
     jars = ",".join(str(jar) for jar in StackConfig.from_env().spark_jars)
     return (
         SparkSession.builder.master("local[2]").appName("continuum-bench-serving")
@@ -183,7 +183,7 @@ def warm_up(
     query: StreamingQuery, reader: Reader, bootstrap: str, topic: str, rows: list[dict[str, str]]
 ) -> None:
     """Has a fresh query answer WARM_UP_REQUESTS before anything is measured: its first
-    batches (Python workers starting, code being generated) take seconds, once per query."""
+    batches (code being generated, producers opened) take seconds, once per query."""
     warm = request_values(rows, WARM_UP_REQUESTS, "warm")
     offer(bootstrap, topic, warm, 1000)
     deadline = time.monotonic() + DRAIN_S
@@ -228,7 +228,7 @@ def start_baseline(
 
 
 def scorer_memory_mb(spark: SparkSession) -> float:
-    """Resident memory of the scorer's processes: Spark's JVM and its Python workers (this
+    """Resident memory of the scorer's processes: Spark's JVM and any Python worker (this
     benchmark's producer and reader live in the driver's Python and are left out)."""
     jvm = int(spark.sparkContext._jvm.ProcessHandle.current().pid())  # type: ignore[union-attr]
     total = 0.0

@@ -45,7 +45,6 @@ from continuum_workloads.serving.command import stop_between_batches
 from continuum_workloads.serving.model import ListingModel
 from continuum_workloads.serving.records import ModelIdentity
 from continuum_workloads.serving.scorer import BatchScorer, scoring_stream, start_scoring
-from continuum_workloads.serving.transactions import take_over
 from demo.reckoning import reckon
 
 RATE = 200
@@ -94,11 +93,12 @@ def change_versions(
         query = start_scoring(spark, config, client, BatchScorer(old, config, client))
         warm_up(query, reader, config.kafka_bootstrap_servers, config.requests_topic, rows)
         # Planned while the old one runs, as a pod plans it while it waits for the Lease.
-        planned = scoring_stream(spark, config, client, BatchScorer(new, config, client))
+        new_scorer = BatchScorer(new, config, client)
+        planned = scoring_stream(spark, config, client, new_scorer)
         stream.run_for(BEFORE_S)
         started = time.monotonic()
         stop_between_batches(query)
-        take_over(client, config.transactional_id, config.requests_topic)
+        new_scorer.output.take_over(spark)
         query = planned.start()
         return time.monotonic() - started, [query]
     first = start_baseline(spark, config, old, "kafka-sink", config.trigger_interval)

@@ -158,7 +158,7 @@ def spark(stack_config: StackConfig) -> Iterator[object]:
     per test session: Spark keeps a single active session per process."""
     from pyspark.sql import SparkSession
 
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # the scorer's Python workers
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # any Python worker Spark starts
     session = (
         SparkSession.builder.master("local[2]")
         .appName("continuum-tests")

@@ -96,8 +96,9 @@ def ensure_spark_kafka(config: StackConfig) -> Path:
 
 
 def ensure_serving_jar(config: StackConfig) -> Path:
-    """The scorer's JVM code (workloads/jvm: the request validation, a wall clock), compiled
-    against the installed pyspark's own jars once per version of its sources and of pyspark."""
+    """The scorer's JVM code (workloads/jvm: the request validation, a wall clock, the
+    transactional writer), compiled against the installed pyspark's own jars and Spark's Kafka
+    connector once per version of its sources and of pyspark."""
     sources = sorted(SERVING_JVM_DIR.rglob("*.java"))
     digest = hashlib.sha256(version("pyspark").encode())
     for source in sources:
@@ -110,11 +111,12 @@ def ensure_serving_jar(config: StackConfig) -> Path:
     import pyspark
 
     spark_jars = Path(pyspark.__file__).parent / "jars"
+    classpath = os.pathsep.join((f"{spark_jars}/*", f"{ensure_spark_kafka(config)}/*"))
     with tempfile.TemporaryDirectory() as scratch:
         classes = Path(scratch) / "classes"
         log = config.cache_dir / "logs" / "build-serving-jar.log"
         _run_logged(
-            ["javac", "--release", "17", "-Xlint:all,-path", "-Werror", "-cp", f"{spark_jars}/*",
+            ["javac", "--release", "17", "-Xlint:all,-path", "-Werror", "-cp", classpath,
              "-d", str(classes), *map(str, sources)],
             log,
             "compiling workloads/jvm",

@@ -52,7 +52,7 @@ from continuum_workloads.serving.scorer import (
     realtime_stream,
     start_scoring,
 )
-from continuum_workloads.serving.transactions import Fenced, TransactionalWriter
+from continuum_workloads.serving.transactions import FENCED_ERROR
 
 TRAINING_ROWS = 300
 
@@ -311,24 +311,48 @@ def test_a_replayed_batch_is_recognised_and_skipped(
           f"{sum(counts.values())} predictions for {len(rows)} requests")  # fmt: skip
 
 
-def test_a_zombie_writer_is_fenced_and_its_late_commit_is_not_seen(stack, new_topic) -> None:
-    """Two writers with one transactional.id: the newer one's `open` fences the older, whose
-    commit then fails; readers see only the holder's records and offsets."""
-    from continuum_workloads.serving.records import OutgoingRecord
-
+def test_a_fenced_scorer_fails_its_late_batch_and_the_new_holder_answers_it_once(
+    stack, spark, listing_model, listings, new_topic, tmp_path
+) -> None:
+    """A scorer whose transactional ids a newer holder takes over while it runs (a zombie, its
+    producers still open): its next batch fails fenced and writes nothing readers see; the new
+    holder, from the same checkpoint, answers that batch and the rest, each request once."""
     bootstrap = stack["KAFKA_BOOTSTRAP_SERVERS"]
-    requests, predictions = new_topic(1), new_topic(1)
-    transactional_id = f"test-{uuid.uuid4().hex[:8]}"
+    requests, predictions, dead = new_topic(2), new_topic(2), new_topic(1)
+    rows = listings.iloc[TRAINING_ROWS : TRAINING_ROWS + 80].to_dict("records")
+    first, late = rows[:40], rows[40:]
+    produce(bootstrap, requests, [(f"r-{i}".encode(), request_bytes(f"r-{i}", r))
+                                  for i, r in enumerate(first)])  # fmt: skip
+    checkpoint = f"file://{tmp_path / 'ckpt'}"
+    config, _, outcomes, query = start_scoring_run(
+        stack, spark, listing_model, (requests, predictions, dead), checkpoint
+    )
     client = {"bootstrap.servers": bootstrap}
-    zombie = TransactionalWriter(client, transactional_id, transactional_id, requests).open()
-    holder = TransactionalWriter(client, transactional_id, transactional_id, requests).open()
-    with pytest.raises(Fenced):
-        zombie.commit([OutgoingRecord(predictions, b"z", b"from the zombie")], {0: 9})
-    holder.commit([OutgoingRecord(predictions, b"h", b"from the holder")], {0: 4})
-    seen = [m.value() for m in read_committed(bootstrap, predictions, 1)]
-    assert seen == [b"from the holder"]
-    assert holder.committed([0]) == {0: 4}
-    holder.close()
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while sum(o.records for o in outcomes) < len(first):
+            assert query.isActive, query.exception()
+            assert time.monotonic() < deadline, "the first requests were not answered in time"
+            time.sleep(0.2)
+        holder = BatchScorer(listing_model, config, client)
+        assert holder.output.take_over(spark) == 2
+        produce(bootstrap, requests, [(f"r-{i}".encode(), request_bytes(f"r-{i}", r))
+                                      for i, r in enumerate(late, len(first))])  # fmt: skip
+        with pytest.raises(Exception, match=FENCED_ERROR):
+            query.awaitTermination(WAIT_S)
+            raise AssertionError("the fenced scorer is still running")
+    finally:
+        query.stop()
+    assert by_request_id(read_committed(bootstrap, predictions, len(first))) == Counter(
+        f"r-{i}" for i in range(len(first))
+    )
+    outcomes.clear()
+    query = start_scoring(spark, config, client, holder)
+    try:
+        counts = by_request_id(read_committed(bootstrap, predictions, len(rows)))
+    finally:
+        query.stop()
+    assert counts == Counter(f"r-{i}" for i in range(len(rows)))
 
 
 class ServePod:

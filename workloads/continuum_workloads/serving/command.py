@@ -131,7 +131,7 @@ class Server:
         from continuum_workloads.serving.lease import HandoffLease
         from continuum_workloads.serving.model import ListingModel, ModelLoadError
         from continuum_workloads.serving.probes import serve_probes
-        from continuum_workloads.serving.scorer import start_python_workers
+        from continuum_workloads.serving.scorer import warm_up_validation
         from continuum_workloads.serving.session import build_session
 
         signal.signal(signal.SIGTERM, self._on_sigterm)
@@ -156,7 +156,7 @@ class Server:
                 self.readiness.set(str(error))
                 return 1
             log.info("model %s warmed up (a test listing: %.2f)", self.config.model_uri, price)
-            start_python_workers(spark)
+            warm_up_validation(spark)
             self.readiness.set(None)
             watch = DependencyWatch(
                 {
@@ -228,7 +228,7 @@ class Server:
         failures = 0
         try:
             while not self.stop.is_set():
-                if not self._fenced_earlier_holders(client_config):
+                if not self._fenced_earlier_holders(spark, client_config):
                     return 0
                 stream = planned or self._plan(spark, model, lease)
                 planned = None
@@ -258,19 +258,21 @@ class Server:
             if live is not None:
                 live.stop()
 
-    def _fenced_earlier_holders(self, client_config: dict[str, str]) -> bool:
+    def _fenced_earlier_holders(self, spark: SparkSession, client_config: dict[str, str]) -> bool:
         """In exactly-once mode, takes the transactional ids over (retrying until it can);
         False if told to stop first. Real-time Mode writes no transactions: nothing to take."""
-        from continuum_workloads.serving.transactions import take_over
+        from continuum_workloads.serving.transactions import TransactionalOutput
 
         if self.config.mode is not ServingMode.EXACTLY_ONCE:
             return True
+        output = TransactionalOutput(
+            client_config,
+            self.config.transactional_id,
+            self.config.answered_offsets_group,
+            self.config.requests_topic,
+        )
         taken = _retrying(
-            "taking the transactional ids over",
-            self.stop,
-            lambda: take_over(
-                client_config, self.config.transactional_id, self.config.requests_topic
-            ),
+            "taking the transactional ids over", self.stop, lambda: output.take_over(spark)
         )
         return taken is not None
 

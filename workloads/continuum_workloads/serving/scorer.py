@@ -1,15 +1,16 @@
 """The scoring query: Kafka requests → validation → the model → predictions and dead letters,
 each micro-batch written through `foreachBatch`, partition by partition of the requests topic.
 
-Every record stays in Spark's executors, in the task that read its Kafka partition (the Kafka
-source reads each partition of a micro-batch in one task, and no step below shuffles):
+Every record stays in Spark's JVM, in the task that read its Kafka partition (the Kafka source
+reads each partition of a micro-batch in one task, and no step below shuffles), with no Python
+worker in the way:
 1. `validated`: the raw bytes judged by the JVM validator (`requests.validation`), a function
-   of the query like Spark's own, so no record crosses into Python for it;
+   of the query like Spark's own;
 2. the PipelineModel over the valid listings (Spark's own stages, row by row);
 3. `answers.answer_records`: each request's prediction or dead letter as a Kafka record;
-4. `PartitionWriter`: the partition's records in one Kafka transaction of its own, together
-   with that partition's consumer-group offset, under the transactional.id
-   `<the ServingDeployment's>-<partition>` (`transactions`).
+4. `transactions.TransactionalOutput`: the partition's records in one Kafka transaction of its
+   own, together with that partition's consumer-group offset, under the transactional.id
+   `<the ServingDeployment's>-<partition>`.
 The driver plans each batch and adds up what the tasks report, so throughput grows with the
 requests topic's partitions and the executors' cores, not with the driver.
 """
@@ -20,65 +21,36 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
-from pyspark.sql.types import (
-    IntegerType,
-    LongType,
-    StringType,
-    StructField,
-    StructType,
-)
 
 from continuum_workloads.contract import ServingConfig
 from continuum_workloads.serving.answers import RECORD_COLUMNS, answer_records
 from continuum_workloads.serving.model import WARM_UP_LISTING, ListingModel
-from continuum_workloads.serving.records import (
-    Answer,
-    OutgoingRecord,
-    next_offsets,
-    pending,
-)
 from continuum_workloads.serving.requests import register_validation, validation
 from continuum_workloads.serving.session import spark_interval
 from continuum_workloads.serving.transactions import (
+    FENCED_ERROR,
     Fenced,
-    TransactionalWriter,
+    TransactionalOutput,
     committed_offsets,
-    partition_transactional_id,
 )
 
 log = logging.getLogger(__name__)
 SCORING_QUERY = "continuum-scoring"
 
 SOURCE_COLUMNS = ("partition", "offset", "key", "value", "timestamp_ms")
-PARTITION_OUTCOME = StructType(
-    [
-        StructField("partition", IntegerType()),
-        StructField("records", LongType()),
-        StructField("skipped", LongType()),
-        StructField("predictions", LongType()),
-        StructField("dead_letters", StringType()),  # JSON: {reason: count}
-    ]
-)
 
 
-def _started(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    """`mapInPandas` that only proves its worker ran (and so imported this module)."""
-    for chunk in chunks:
-        yield chunk[["partition"]]
-
-
-def start_python_workers(spark: SparkSession) -> None:
-    """Has Spark start a Python worker per core and import the scorer in it (the writing tasks
-    run there) and load the validator, by judging one warm-up request per core: otherwise a new
-    holder's first batch pays for that (seconds on a busy machine). Writes nothing."""
+def warm_up_validation(spark: SparkSession) -> None:
+    """Has every core judge one warm-up request, so that the validator's tables are compiled
+    and its code warm before a new holder's first batch (otherwise that batch pays for it: a
+    second or more on a busy machine). Writes nothing."""
     cores = spark.sparkContext.defaultParallelism
     request = json.dumps({"request_id": "warm-up", **WARM_UP_LISTING}).encode()
     now = datetime.now(UTC)
@@ -86,7 +58,7 @@ def start_python_workers(spark: SparkSession) -> None:
         [(core, 0, None, request, now) for core in range(cores)],
         "partition int, offset long, key binary, value binary, timestamp timestamp",
     ).repartition(cores)
-    validated(records).mapInPandas(_started, "partition int").collect()
+    validated(records).select("reason").collect()
 
 
 def validated(requests: DataFrame) -> DataFrame:
@@ -102,65 +74,6 @@ def validated(requests: DataFrame) -> DataFrame:
         validation(F.col("value")).alias("verdict"),
     )
     return judged.select(*SOURCE_COLUMNS, "verdict.*")
-
-
-def _headers(value: object) -> tuple[tuple[str, bytes], ...]:
-    """A `headers` cell as Arrow hands it over (None, or an array of {key, value})."""
-    return () if value is None else tuple((h["key"], h["value"]) for h in value)
-
-
-@dataclass(frozen=True)
-class PartitionWriter:
-    """`mapInPandas` in each task: answers the task's records, one transaction per Kafka
-    partition, and reports one PARTITION_OUTCOME row per partition."""
-
-    client_config: dict[str, str]
-    transactional_id: str
-    consumer_group: str
-    topics: tuple[str, str, str]
-    """(requests, predictions, dead letters)."""
-    timeout_s: float = 30.0
-
-    def __call__(self, chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        frames = [chunk for chunk in chunks if len(chunk)]
-        if not frames:
-            return
-        records = pd.concat(frames, ignore_index=True)
-        for partition, rows in records.groupby("partition", sort=True):
-            outcome = self._answer(int(partition), rows)
-            yield pd.DataFrame([outcome], columns=PARTITION_OUTCOME.fieldNames())
-
-    def _answer(self, partition: int, rows: pd.DataFrame) -> tuple:
-        writer = TransactionalWriter(
-            self.client_config,
-            partition_transactional_id(self.transactional_id, partition),
-            self.consumer_group,
-            self.topics[0],
-            self.timeout_s,
-        )
-        try:
-            # Opened first: once it holds the id, no older writer can commit, so the offset
-            # read next is the last word on what is already answered.
-            writer.open()
-            by_offset = {
-                int(row.offset): Answer(
-                    partition,
-                    int(row.offset),
-                    OutgoingRecord(row.topic, row.key, row.value, _headers(row.headers)),
-                    None if pd.isna(row.reason) else row.reason,
-                )
-                for row in rows.itertuples(index=False)
-            }
-            todo = pending(by_offset.values(), writer.committed([partition]))
-            if todo:
-                writer.commit([answer.record for answer in todo], next_offsets(todo))
-            writer.close()
-        except BaseException:
-            writer.discard()
-            raise
-        dead = Counter(answer.reason for answer in todo if answer.reason is not None)
-        predictions = len(todo) - dead.total()
-        return partition, len(rows), len(rows) - len(todo), predictions, json.dumps(dead)
 
 
 @dataclass(frozen=True)
@@ -194,11 +107,12 @@ class BatchScorer:
         holding: Callable[[], bool] | None = None,
     ) -> None:
         self.model = model
-        self.writer = PartitionWriter(
+        self.topics = config.topics
+        self.output = TransactionalOutput(
             dict(client_config),
             config.transactional_id,
             config.answered_offsets_group,
-            config.topics,
+            config.requests_topic,
         )
         self.on_batch = on_batch
         self.holding = holding
@@ -209,20 +123,19 @@ class BatchScorer:
         try:
             self._score(frame, batch_id)
         except Exception as error:
-            # Fenced is raised in a task and reaches the driver as the text of a failed job.
-            if f"{Fenced.__module__}.Fenced" not in str(error):
+            # A fence is raised in a task and reaches the driver as the text of a failed job.
+            if FENCED_ERROR not in str(error):
                 raise
             log.error("batch %d: fenced by another holder of a transactional.id", batch_id)
-            raise Fenced(str(error).splitlines()[0]) from error
+            why = next(line for line in str(error).splitlines() if FENCED_ERROR in line)
+            raise Fenced(why.strip()) from error
 
     def reports(self, requests: DataFrame) -> DataFrame:
         """The whole scoring plan over Spark's Kafka records, built once per query (building
         the model's stages costs about a third of a second, too much to repeat every batch):
-        one PARTITION_OUTCOME row per Kafka partition of each micro-batch."""
+        one row per Kafka partition of each micro-batch (`TransactionalOutput.written`)."""
         scored = self.model.model.transform(validated(requests))
-        records = answer_records(scored, self.model.identity, self.writer.topics)
-        written = records.select("partition", "offset", "reason", *RECORD_COLUMNS)
-        return written.mapInPandas(self.writer, PARTITION_OUTCOME)
+        return self.output.written(answer_records(scored, self.model.identity, self.topics))
 
     def _score(self, frame: DataFrame, batch_id: int) -> None:
         started = time.perf_counter()

@@ -58,8 +58,8 @@ def build_session(spark_conf: Mapping[str, str], app_name: str) -> SparkSession:
         raise FileNotFoundError(
             f"Spark's Kafka connector jars are missing ({SPARK_JARS_ENV}): {missing or 'none'}"
         )
-    # Validation and the Kafka writes run in Spark's Python workers: by default this process's
-    # own interpreter, not whichever `python3` comes first on the PATH.
+    # Scoring needs no Python worker; should Spark start one (Python rows made into a frame),
+    # it runs this process's own interpreter, not whichever `python3` comes first on the PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     settings = {**SESSION_DEFAULTS, "spark.jars": ",".join(jars), **spark_conf}
     for key, value in settings.items():
