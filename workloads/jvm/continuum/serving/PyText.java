@@ -261,13 +261,15 @@ final class PyText {
         return new BigDecimal(x).toBigInteger().toString();
     }
 
+    /** How Python writes a NaN or an infinity, in str, repr and format alike. */
+    private static String nonFinite(double x) {
+        return Double.isNaN(x) ? "nan" : x > 0 ? "inf" : "-inf";
+    }
+
     /** format(x, "g"): six significant digits, rounded half-even on the exact binary value. */
     static String g(double x) {
-        if (Double.isNaN(x)) {
-            return "nan";
-        }
-        if (Double.isInfinite(x)) {
-            return x > 0 ? "inf" : "-inf";
+        if (!Double.isFinite(x)) {
+            return nonFinite(x);
         }
         if (x == 0) {
             return negative(x) ? "-0" : "0";
@@ -281,11 +283,8 @@ final class PyText {
     /** repr(x): the shortest digits that read back as x, fixed notation with a ".0" for decimal
      * exponents -4..15, else Python's scientific form ("1e+16", "1.5e-05"). */
     static String repr(double x) {
-        if (Double.isNaN(x)) {
-            return "nan";
-        }
-        if (Double.isInfinite(x)) {
-            return x > 0 ? "inf" : "-inf";
+        if (!Double.isFinite(x)) {
+            return nonFinite(x);
         }
         if (x == 0) {
             return negative(x) ? "-0.0" : "0.0";
