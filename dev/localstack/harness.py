@@ -216,7 +216,20 @@ class Operator:
         return f"http://127.0.0.1:{port}/{what}"
 
     def metrics(self) -> str:
-        """The operator's Prometheus metrics, as exposition text."""
+        """The operator's Prometheus metrics, as exposition text. A scrape whose connection is
+        reset (seen once on a loaded 2-core machine) is tried again, as Prometheus would at its
+        next scrape; a dead operator fails at once, with its log."""
+        for _ in range(2):
+            try:
+                return self._scrape()
+            except ConnectionError:
+                assert self.process is not None and self.process.poll() is None, (
+                    self.log.read_text()
+                )
+                time.sleep(0.5)
+        return self._scrape()
+
+    def _scrape(self) -> str:
         with urllib.request.urlopen(self.url("metrics"), timeout=10) as response:
             return response.read().decode()
 
