@@ -265,12 +265,7 @@ class Server:
 
         if self.config.mode is not ServingMode.EXACTLY_ONCE:
             return True
-        output = TransactionalOutput(
-            client_config,
-            self.config.transactional_id,
-            self.config.answered_offsets_group,
-            self.config.requests_topic,
-        )
+        output = TransactionalOutput.of(self.config, client_config)
         taken = _retrying(
             "taking the transactional ids over", self.stop, lambda: output.take_over(spark)
         )

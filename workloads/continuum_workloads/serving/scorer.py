@@ -108,12 +108,7 @@ class BatchScorer:
     ) -> None:
         self.model = model
         self.topics = config.topics
-        self.output = TransactionalOutput(
-            dict(client_config),
-            config.transactional_id,
-            config.answered_offsets_group,
-            config.requests_topic,
-        )
+        self.output = TransactionalOutput.of(config, client_config)
         self.on_batch = on_batch
         self.holding = holding
 

@@ -18,6 +18,8 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from py4j.java_gateway import JavaObject
 from pyspark.sql import DataFrame, SparkSession
 
+from continuum_workloads.contract import ServingConfig
+
 WRITER_CLASS = "continuum.serving.TransactionalAnswers"
 FENCED_ERROR = "TransactionFenced"
 """The JVM exception a fenced writing task fails with, as it appears in the failed job's text."""
@@ -38,6 +40,16 @@ class TransactionalOutput:
     consumer_group: str
     requests_topic: str
     timeout_s: float = 30.0
+
+    @classmethod
+    def of(cls, config: ServingConfig, client_config: Mapping[str, str]) -> TransactionalOutput:
+        """The writer of the ServingDeployment `config` describes."""
+        return cls(
+            dict(client_config),
+            config.transactional_id,
+            config.answered_offsets_group,
+            config.requests_topic,
+        )
 
     def _writer(self, spark: SparkSession) -> JavaObject:
         return spark.sparkContext._jvm.continuum.serving.TransactionalAnswers(
