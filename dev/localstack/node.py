@@ -373,8 +373,17 @@ imports = []
         if node is None:
             return f"node {NODE_NAME} not registered yet"
         conditions = node["status"]["conditions"] or []
-        if not any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+        ready = next((c for c in conditions if c["type"] == "Ready"), None)
+        if ready is None or ready["status"] != "True":
             return f"node {NODE_NAME} not Ready"
+        # A Node left Ready by the previous kubelet (its deletion on stop is best effort) stays
+        # Ready for the node controller's grace period: only a heartbeat of this kubelet counts.
+        try:
+            started = self.pid_file("kubelet").stat().st_mtime
+        except OSError:
+            return "kubelet not running"
+        if ready["last_heartbeat_time"].timestamp() < int(started):
+            return f"node {NODE_NAME} Ready only as its previous kubelet left it"
         return None
 
     def describe(self) -> str:
