@@ -24,6 +24,7 @@ from continuum_workloads.serving.answers import (
 from continuum_workloads.serving.model import PREDICTION
 from continuum_workloads.serving.records import ModelIdentity
 from continuum_workloads.serving.requests import (
+    DEAD_LETTER_REASONS,
     LISTING_FIELDS,
     MAX_REQUEST_BYTES,
     VERDICT_FIELDS,
@@ -119,55 +120,59 @@ def test_a_price_in_the_request_is_allowed_and_not_passed_on(judge) -> None:
     assert "price" not in listing(request(price="12000.0"), judge)
 
 
-@pytest.mark.parametrize(
-    ("raw", "reason", "field"),
-    [
-        (None, "not_json", None),
-        (b"{not json", "not_json", None),
-        (b"\xff\xfe", "not_json", None),
-        (b'{"request_id": "r-1"} trailing', "not_json", None),
-        (b"[1, 2]", "not_an_object", None),
-        (b'"text"', "not_an_object", None),
-        (b'{"year": 2019, "make_name": "Ford"}', "missing_field", "request_id"),
-        (json.dumps({"request_id": 7}).encode(), "mistyped", "request_id"),
-        (json.dumps({"request_id": "  "}).encode(), "mistyped", "request_id"),
-        (json.dumps({"request_id": "x" * 201}).encode(), "too_large", "request_id"),
-        (request(event_time="yesterday"), "invalid_value", "event_time"),
-        (request(event_time=-5), "out_of_range", "event_time"),
-        (request(event_time=True), "mistyped", "event_time"),
-        (json.dumps({"request_id": "r-1", "make_name": "Ford"}).encode(), "missing_field", "year"),
-        (json.dumps({"request_id": "r-1", "year": 2019}).encode(), "missing_field", "make_name"),
-        (request(make_name="--"), "missing_field", "make_name"),
-        (request(year=1899), "out_of_range", "year"),
-        (request(year=YEAR + 2), "out_of_range", "year"),
-        (request(year="20x9"), "invalid_value", "year"),
-        (request(year=2019.5), "invalid_value", "year"),
-        (request(mileage=-1), "out_of_range", "mileage"),
-        (request(mileage="-1.0"), "out_of_range", "mileage"),
-        (request(mileage=2_000_000), "out_of_range", "mileage"),
-        (request(mileage="1_000"), "invalid_value", "mileage"),
-        (request(mileage="0x10"), "invalid_value", "mileage"),
-        (request(mileage="1d"), "invalid_value", "mileage"),
-        (request(mileage="lots"), "invalid_value", "mileage"),
-        (request(mileage=True), "mistyped", "mileage"),
-        (request(mileage=[1]), "mistyped", "mileage"),
-        (request(latitude=91), "out_of_range", "latitude"),
-        (request(back_legroom="35.1 cm"), "invalid_value", "back_legroom"),
-        (request(back_legroom=-3), "out_of_range", "back_legroom"),
-        (request(maximum_seating="5.5 seats"), "invalid_value", "maximum_seating"),
-        (request(power="fast"), "invalid_value", "power"),
-        (request(fleet="yes"), "invalid_value", "fleet"),
-        (request(fleet=1), "mistyped", "fleet"),
-        (request(dealer_zip=2134), "mistyped", "dealer_zip"),
-        (request(listed_date="06/04/2019"), "invalid_value", "listed_date"),
-        (request(listed_date="2019-02-30"), "invalid_value", "listed_date"),
-        (request(major_options="Bluetooth"), "invalid_value", "major_options"),
-        (request(major_options=[1, 2]), "mistyped", "major_options"),
-        (request(colour="red", brand="x"), "unknown_field", "brand"),
-        (request(description="x" * 20_000), "too_large", "description"),
-        (request(mileage=float("inf")), "invalid_value", "mileage"),
-    ],
-)
+MALFORMED = [
+    (None, "not_json", None),
+    (b"{not json", "not_json", None),
+    (b"\xff\xfe", "not_json", None),
+    (b'{"request_id": "r-1"} trailing', "not_json", None),
+    (b"[1, 2]", "not_an_object", None),
+    (b'"text"', "not_an_object", None),
+    (b'{"year": 2019, "make_name": "Ford"}', "missing_field", "request_id"),
+    (json.dumps({"request_id": 7}).encode(), "mistyped", "request_id"),
+    (json.dumps({"request_id": "  "}).encode(), "mistyped", "request_id"),
+    (json.dumps({"request_id": "x" * 201}).encode(), "too_large", "request_id"),
+    (request(event_time="yesterday"), "invalid_value", "event_time"),
+    (request(event_time=-5), "out_of_range", "event_time"),
+    (request(event_time=True), "mistyped", "event_time"),
+    (json.dumps({"request_id": "r-1", "make_name": "Ford"}).encode(), "missing_field", "year"),
+    (json.dumps({"request_id": "r-1", "year": 2019}).encode(), "missing_field", "make_name"),
+    (request(make_name="--"), "missing_field", "make_name"),
+    (request(year=1899), "out_of_range", "year"),
+    (request(year=YEAR + 2), "out_of_range", "year"),
+    (request(year="20x9"), "invalid_value", "year"),
+    (request(year=2019.5), "invalid_value", "year"),
+    (request(mileage=-1), "out_of_range", "mileage"),
+    (request(mileage="-1.0"), "out_of_range", "mileage"),
+    (request(mileage=2_000_000), "out_of_range", "mileage"),
+    (request(mileage="1_000"), "invalid_value", "mileage"),
+    (request(mileage="0x10"), "invalid_value", "mileage"),
+    (request(mileage="1d"), "invalid_value", "mileage"),
+    (request(mileage="lots"), "invalid_value", "mileage"),
+    (request(mileage=True), "mistyped", "mileage"),
+    (request(mileage=[1]), "mistyped", "mileage"),
+    (request(latitude=91), "out_of_range", "latitude"),
+    (request(back_legroom="35.1 cm"), "invalid_value", "back_legroom"),
+    (request(back_legroom=-3), "out_of_range", "back_legroom"),
+    (request(maximum_seating="5.5 seats"), "invalid_value", "maximum_seating"),
+    (request(power="fast"), "invalid_value", "power"),
+    (request(fleet="yes"), "invalid_value", "fleet"),
+    (request(fleet=1), "mistyped", "fleet"),
+    (request(dealer_zip=2134), "mistyped", "dealer_zip"),
+    (request(listed_date="06/04/2019"), "invalid_value", "listed_date"),
+    (request(listed_date="2019-02-30"), "invalid_value", "listed_date"),
+    (request(major_options="Bluetooth"), "invalid_value", "major_options"),
+    (request(major_options=[1, 2]), "mistyped", "major_options"),
+    (request(colour="red", brand="x"), "unknown_field", "brand"),
+    (request(description="x" * 20_000), "too_large", "description"),
+    (request(mileage=float("inf")), "invalid_value", "mileage"),
+]
+
+
+def test_the_cases_cover_every_reason_the_metrics_count() -> None:
+    assert {reason for _, reason, _ in MALFORMED} == set(DEAD_LETTER_REASONS)
+
+
+@pytest.mark.parametrize(("raw", "reason", "field"), MALFORMED)
 def test_malformed_requests_get_a_reason_and_the_field(
     judge, raw: bytes | None, reason: str, field: str | None
 ) -> None:

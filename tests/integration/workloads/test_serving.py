@@ -6,6 +6,7 @@ writer and a scorer killed with SIGKILL mid-stream."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import socket
@@ -50,11 +51,13 @@ from continuum_workloads.serving.scorer import (
     BatchOutcome,
     BatchScorer,
     realtime_stream,
+    sink_outcome,
     start_scoring,
 )
 from continuum_workloads.serving.transactions import FENCED_ERROR
 
 TRAINING_ROWS = 300
+LAG = "continuum_serving_lag_records"
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +212,7 @@ def test_in_real_time_mode_the_same_requests_get_the_same_answers(
 ) -> None:
     """`mode: realtime`: the same stream under Spark's Real-time Mode (validation, model and
     answer records all run by Spark itself: its operator allowlist accepts them), answered the
-    same, with no transaction."""
+    same, with no transaction; each real-time batch's progress counts what it answered."""
     bootstrap = stack["KAFKA_BOOTSTRAP_SERVERS"]
     requests, predictions, dead = new_topic(2), new_topic(1), new_topic(1)
     valid_rows, records = valid_and_malformed(listings)
@@ -224,8 +227,20 @@ def test_in_real_time_mode_the_same_requests_get_the_same_answers(
     try:
         assert_answered(spark, bootstrap, predictions, dead, valid_rows, listing_model)
         assert query.isActive, query.exception()
-    finally:
+    except BaseException:
         query.stop()
+        raise
+
+    def counted() -> list[BatchOutcome]:
+        return [sink_outcome(progress) for progress in query.recentProgress]
+
+    # The answers are out before their real-time batch ends; its progress report comes then.
+    run_until(query, lambda: sum(o.records for o in counted()) >= len(records))
+    assert sum(o.predictions for o in counted()) == len(valid_rows)
+    dead_letters: Counter[str] = Counter()
+    for outcome in counted():
+        dead_letters.update(outcome.dead_letters)
+    assert dead_letters == Counter(reason for _, reason in MALFORMED)
 
 
 EVERY_TEXT_FORM = {
@@ -387,11 +402,16 @@ class ServePod:
                 return float(line.split()[1])
         return 0.0
 
-    def wait_for(self, metric: str, at_least: float, timeout_s: float = 600) -> None:
+    def wait_for(
+        self, metric: str, at_least: float = -math.inf, at_most: float = math.inf,
+        timeout_s: float = 600,
+    ) -> None:  # fmt: skip
         deadline = time.monotonic() + timeout_s
-        while self.metric(metric) < at_least:
+        while not at_least <= self.metric(metric) <= at_most:
             assert self.process.poll() is None, f"{self.name} exited:\n{self.tail()}"
-            assert time.monotonic() < deadline, f"{self.name}: {metric} < {at_least}\n{self.tail()}"
+            assert time.monotonic() < deadline, (
+                f"{self.name}: {metric} not within [{at_least}, {at_most}]\n{self.tail()}"
+            )
             time.sleep(0.5)
 
     def wait_until_ready(self, ready: bool, timeout_s: float = WAIT_S) -> str:
@@ -544,7 +564,7 @@ def test_a_realtime_pod_hands_over_on_sigterm_and_loses_nothing(
         "CONTINUUM_TRIGGER_INTERVAL": "5s",
     }
     handover = hand_over("sigterm", bootstrap, (requests, predictions), listings, env, env,
-                         tmp_path, "continuum_serving_requests_total")  # fmt: skip
+                         tmp_path, "continuum_serving_predictions_total")  # fmt: skip
 
     reckoning = reckon(handover.sent, handover.messages, since_ms=handover.signalled_ms)
     print(f"\nrealtime sigterm: {reckoning}")
@@ -644,7 +664,8 @@ def test_a_kafka_broker_restart_mid_stream_loses_and_doubles_nothing(
 ) -> None:  # fmt: skip
     """A scoring pod under a steady stream; the stack's Kafka broker is stopped and started
     again. /readyz goes false while the broker is away (observed) and true once it is back, the
-    stream resumes, and every request has exactly one committed prediction."""
+    stream resumes, and every request has exactly one committed prediction. The pod's lag gauge
+    is above 0 under the stream and 0 once everything is answered."""
     from localstack.components import Kafka
     from localstack.process import wait_for
 
@@ -662,6 +683,8 @@ def test_a_kafka_broker_restart_mid_stream_loses_and_doubles_nothing(
         assert pod.wait_until_ready(True) == "ready"
         stream.start()
         pod.wait_for(answered, 200)
+        # Under the stream requests arrive while a batch runs: the lag sampled is above 0.
+        pod.wait_for(LAG, at_least=1)
         kafka.stop()
         stopped = time.monotonic()
         unready = pod.wait_until_ready(False)
@@ -674,6 +697,7 @@ def test_a_kafka_broker_restart_mid_stream_loses_and_doubles_nothing(
         stream.halt.set()
         stream.join(120)
         messages = read_committed(bootstrap, predictions, len(stream.sent), settle_s=5)
+        pod.wait_for(LAG, at_most=0)  # everything answered
         pod.process.send_signal(signal.SIGTERM)
         assert pod.process.wait(WAIT_S) == 0, pod.tail()
     finally:

@@ -8,13 +8,15 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pyspark.sql.streaming.listener import StreamingQueryProgress
 
 from continuum_workloads.contract import ServingConfig
 from continuum_workloads.serving.command import kafka_client_config, serve_from_env
+from continuum_workloads.serving.lag import records_behind
 from continuum_workloads.serving.lease import may_take
 from continuum_workloads.serving.probes import Readiness, serve_probes
 from continuum_workloads.serving.records import ModelIdentity
-from continuum_workloads.serving.scorer import BatchOutcome
+from continuum_workloads.serving.scorer import ANSWERS_OBSERVED, BatchOutcome, sink_outcome
 from continuum_workloads.serving.telemetry import ServingMetrics
 
 NOW = datetime(2026, 12, 3, 15, 0, tzinfo=UTC)
@@ -84,6 +86,43 @@ def test_probes_say_alive_ready_and_report_metrics() -> None:
         assert get(base + "/other")[0] == 404
     finally:
         server.shutdown()
+
+
+def progress(batch_id: int, observed: dict[str, dict[str, int]]) -> StreamingQueryProgress:
+    """A query's progress report as Spark writes it, trimmed to what a report must hold."""
+    return StreamingQueryProgress.fromJson(
+        {
+            "id": "8c7a2d3e-0000-4000-8000-000000000001",
+            "runId": "8c7a2d3e-0000-4000-8000-000000000002",
+            "name": "continuum-scoring",
+            "timestamp": "2026-12-03T15:00:00.000Z",
+            "batchId": batch_id,
+            "batchDuration": 5012,
+            "numInputRows": 120,
+            "durationMs": {"triggerExecution": 5012},
+            "stateOperators": [],
+            "sources": [],
+            "sink": {"description": "kafka", "numOutputRows": 120},
+            "observedMetrics": observed,
+        }
+    )
+
+
+def test_a_sink_written_batch_is_counted_from_its_progress_report() -> None:
+    counts = {"predictions": 112, "not_json": 5, "out_of_range": 3, "mistyped": 0}
+    outcome = sink_outcome(progress(7, {ANSWERS_OBSERVED: counts}))
+    assert outcome == BatchOutcome(7, 120, 0, 112, {"not_json": 5, "out_of_range": 3}, 5.012)
+    # A batch planned before the query counted (or one that read nothing) reports no counts.
+    assert sink_outcome(progress(8, {})) == BatchOutcome(8, 120, 0, 0, {}, 5.012)
+
+
+def test_the_lag_counts_from_the_committed_offset_or_the_log_start() -> None:
+    watermarks = {0: (0, 100), 1: (40, 90), 2: (0, 10)}
+    # 0: answered up to 70; 1: never committed, retention left 40..90; 2: all answered.
+    assert records_behind(watermarks, {0: 70, 1: -2, 2: 10}) == 30 + 50 + 0
+    # An offset retention has passed counts from the log's start.
+    assert records_behind(watermarks, {0: 70, 1: 12, 2: 10}) == 30 + 50
+    assert records_behind({}, {}) == 0
 
 
 def test_an_incomplete_environment_is_refused_naming_what_is_missing(capsys) -> None:

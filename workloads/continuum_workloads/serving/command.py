@@ -221,10 +221,12 @@ class Server:
         left open, and the committed offsets say where to go on, so nothing is lost or doubled.
         `planned` (planned while the pod waited for the Lease) is the first run's query."""
         from continuum_workloads.serving.dependencies import summary
+        from continuum_workloads.serving.lag import LagWatch
 
         client_config = kafka_client_config(self.config)
         # Started once scoring runs: a takeover waits for nothing else.
         live: LiveMetrics | None = None
+        lag: LagWatch | None = None
         failures = 0
         try:
             while not self.stop.is_set():
@@ -239,6 +241,10 @@ class Server:
                              self.config.model_uri, self.config.mode.value)  # fmt: skip
                     if live is None:
                         live = LiveMetrics(spark, self.config, client_config, self.metrics)
+                    if lag is None and self.config.mode is ServingMode.EXACTLY_ONCE:
+                        lag = LagWatch(client_config, self.config.answered_offsets_group,
+                                       self.config.requests_topic, self.metrics.lag)  # fmt: skip
+                        lag.start()
                     code = self._watch(query, lease, live)
                 except Exception as error:  # the query failed or could not start
                     if not lease.current():
@@ -257,6 +263,8 @@ class Server:
         finally:
             if live is not None:
                 live.stop()
+            if lag is not None:
+                lag.stop()
 
     def _fenced_earlier_holders(self, spark: SparkSession, client_config: dict[str, str]) -> bool:
         """In exactly-once mode, takes the transactional ids over (retrying until it can);
@@ -274,6 +282,8 @@ class Server:
     def _watch(self, query: StreamingQuery, lease: HandoffLease, live: LiveMetrics) -> int | None:
         """Waits for SIGTERM (then stops between batches: 0), the loss of the Lease (stops at
         once: 1), or the query's end (None; a failure, a fence included, raises)."""
+        from continuum_workloads.serving.scorer import sink_outcome
+
         counted_batch = -1
         while not (self.stop.is_set() or not lease.current()):
             if query.awaitTermination(1):
@@ -282,9 +292,9 @@ class Server:
             progress = query.lastProgress
             # Real-time Mode has no batch function to count with: the query's progress says.
             realtime = self.config.mode is ServingMode.REALTIME
-            if realtime and progress and progress["batchId"] > counted_batch:
-                counted_batch = progress["batchId"]
-                self.metrics.requests.inc(progress.get("numInputRows", 0))
+            if realtime and progress and progress.batchId > counted_batch:
+                counted_batch = progress.batchId
+                self.metrics.observe(sink_outcome(progress))
         if not lease.current():
             query.stop()
             log.error("no longer the holder: stopped scoring")

@@ -73,12 +73,21 @@ BOUNDS: dict[str, tuple[float, float]] = {
 VALIDATOR_CLASS = "continuum.serving.RequestValidator"
 VALIDATE_REQUEST = "continuum_validate_request"
 """The query function's name: `continuum_validate_request(value, latest_year)`."""
+DEAD_LETTER_REASONS = (
+    "not_json",
+    "not_an_object",
+    "too_large",
+    "missing_field",
+    "mistyped",
+    "invalid_value",
+    "out_of_range",
+    "unknown_field",
+)
 VERDICT_FIELDS = ("request_id", "event_time_ms", "reason", "field", "detail")
 """The verdict's leading fields, then one per listing field (the dataset's text form, null where
-missing). `reason` is null for a valid request, else a stable, machine-readable word: not_json,
-not_an_object, too_large, missing_field, mistyped, invalid_value, out_of_range, unknown_field;
-`field` names the field at fault (when one is), `detail` says what is wrong in a sentence, and a
-rejected request keeps its `request_id` when it had one."""
+missing). `reason` is null for a valid request, else one of DEAD_LETTER_REASONS, a stable,
+machine-readable word; `field` names the field at fault (when one is), `detail` says what is
+wrong in a sentence, and a rejected request keeps its `request_id` when it had one."""
 
 
 def rules() -> dict[str, object]:

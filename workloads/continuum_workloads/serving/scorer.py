@@ -28,11 +28,16 @@ from datetime import UTC, datetime
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
+from pyspark.sql.streaming.listener import StreamingQueryProgress
 
 from continuum_workloads.contract import ServingConfig
 from continuum_workloads.serving.answers import RECORD_COLUMNS, answer_records
 from continuum_workloads.serving.model import WARM_UP_LISTING, ListingModel
-from continuum_workloads.serving.requests import register_validation, validation
+from continuum_workloads.serving.requests import (
+    DEAD_LETTER_REASONS,
+    register_validation,
+    validation,
+)
 from continuum_workloads.serving.session import spark_interval
 from continuum_workloads.serving.transactions import (
     FENCED_ERROR,
@@ -43,6 +48,8 @@ from continuum_workloads.serving.transactions import (
 
 log = logging.getLogger(__name__)
 SCORING_QUERY = "continuum-scoring"
+ANSWERS_OBSERVED = "continuum_answers"
+"""The name under which a query written by Spark's Kafka sink reports its answers' counts."""
 
 SOURCE_COLUMNS = ("partition", "offset", "key", "value", "timestamp_ms")
 
@@ -207,8 +214,32 @@ def answers_to_kafka(
     written by Spark's own Kafka sink (at least once); trigger and checkpoint not yet set."""
     requests = read_requests(spark, config, client_config, starting_offsets)
     scored = model.model.transform(validated(requests))
-    records = answer_records(scored, model.identity, config.topics).select(*RECORD_COLUMNS)
+    answers = answer_records(scored, model.identity, config.topics)
+    reason = F.col("reason")
+    counted = answers.observe(
+        ANSWERS_OBSERVED,
+        F.count_if(reason.isNull()).alias("predictions"),
+        *(F.count_if(reason == r).alias(r) for r in DEAD_LETTER_REASONS),
+    )
+    records = counted.select(*RECORD_COLUMNS)
     return records.writeStream.format("kafka").options(**kafka_options(client_config))
+
+
+def sink_outcome(progress: StreamingQueryProgress) -> BatchOutcome:
+    """What a batch of a query written by Spark's Kafka sink answered, from its progress report
+    (there is no batch function to count in): its `ANSWERS_OBSERVED` counts, and the batch's
+    whole duration (in Real-time Mode, the real-time batch's)."""
+    observed = progress.observedMetrics.get(ANSWERS_OBSERVED)
+    counts = observed.asDict() if observed is not None else {}
+    predictions = counts.pop("predictions", 0)
+    return BatchOutcome(
+        batch_id=progress.batchId,
+        records=progress.numInputRows,
+        skipped=0,
+        predictions=predictions,
+        dead_letters={reason: n for reason, n in counts.items() if n},
+        seconds=progress.batchDuration / 1000,
+    )
 
 
 def realtime_stream(

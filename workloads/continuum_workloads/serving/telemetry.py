@@ -34,6 +34,12 @@ class ServingMetrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=self.registry,
         )
+        self.lag = Gauge(
+            "continuum_serving_lag_records",
+            "Requests in the requests topic beyond the consumer group's committed offsets"
+            " (exactlyOnce: not yet answered)",
+            registry=self.registry,
+        )
         self.ready = Gauge(
             "continuum_serving_ready", "1 when /readyz is 200", registry=self.registry
         )

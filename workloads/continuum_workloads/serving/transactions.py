@@ -80,13 +80,24 @@ def committed_offsets(
 ) -> dict[int, int]:
     """Every partition of `topic` with the next offset to answer as `consumer_group` last
     committed it, or -2 (Kafka's "earliest") where it never did."""
-    consumer = Consumer({**client_config, "group.id": consumer_group, "enable.auto.commit": False})
+    consumer = group_reader(client_config, consumer_group)
     try:
-        found = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
-        if found.error is not None:
-            raise KafkaException(found.error)
-        wanted = [TopicPartition(topic, p) for p in sorted(found.partitions)]
-        committed = consumer.committed(wanted, timeout=timeout_s)
-        return {tp.partition: tp.offset if tp.offset >= 0 else -2 for tp in committed}
+        return read_committed_offsets(consumer, topic, timeout_s)
     finally:
         consumer.close()
+
+
+def group_reader(client_config: Mapping[str, str], consumer_group: str) -> Consumer:
+    """A consumer for reading `consumer_group`'s offsets: it never subscribes, so it never
+    joins the group."""
+    return Consumer({**client_config, "group.id": consumer_group, "enable.auto.commit": False})
+
+
+def read_committed_offsets(consumer: Consumer, topic: str, timeout_s: float) -> dict[int, int]:
+    """`committed_offsets` with a `group_reader` of the caller's."""
+    found = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
+    if found.error is not None:
+        raise KafkaException(found.error)
+    wanted = [TopicPartition(topic, p) for p in sorted(found.partitions)]
+    committed = consumer.committed(wanted, timeout=timeout_s)
+    return {tp.partition: tp.offset if tp.offset >= 0 else -2 for tp in committed}
