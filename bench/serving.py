@@ -13,7 +13,8 @@ Modes, one run each per offered rate, side by side:
 
 Needs the local stack running (`make stack-up`): Kafka, MLflow (a model of the benchmark's own,
 trained here on generated listings: the training job's feature stages and a linear regression)
-and HDFS (the checkpoint). The scorer runs in this process, as `continuum serve` runs it:
+and HDFS (the checkpoint; `--checkpoint-stores hdfs,local` runs each case a second time, beside,
+with its checkpoint on local disk). The scorer runs in this process, as `continuum serve` runs it:
 a local[2] SparkSession, the scoring query, one transactional producer per partition of the
 requests topic (two here) in its tasks.
 
@@ -45,6 +46,7 @@ from bench_harness import (
     memory_mb,
     process_tree,
     stack_env,
+    workdir,
     write_result,
 )
 from confluent_kafka import Consumer, Producer
@@ -59,7 +61,7 @@ from continuum_workloads.serving.model import ListingModel
 from continuum_workloads.serving.records import ModelIdentity
 from continuum_workloads.serving.requests import LISTING_FIELDS
 from continuum_workloads.serving.scorer import BatchScorer, answers_to_kafka, start_scoring
-from continuum_workloads.serving.session import spark_interval
+from continuum_workloads.serving.session import SESSION_DEFAULTS, spark_interval
 from localstack.config import StackConfig
 
 RATES = (500, 2_000, 5_000)
@@ -69,18 +71,22 @@ REALTIME_BATCH = "5 seconds"  # the shortest Spark allows (realTimeMode.minBatch
 SECONDS = 20
 WARM_UP_REQUESTS = 100
 DRAIN_S = 120
+PHASES = ("latestOffset", "walCommit", "queryPlanning", "addBatch", "commitOffsets")
+CHECKPOINT_STORES = ("hdfs", "local")
 
 
 def session() -> SparkSession:
+    """A SparkSession as a serving pod's (`serving/session.py`), on this machine's loopback."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # any Python worker Spark starts
     jars = ",".join(str(jar) for jar in StackConfig.from_env().spark_jars)
-    return (
-        SparkSession.builder.master("local[2]").appName("continuum-bench-serving")
-        .config("spark.jars", jars).config("spark.driver.memory", "2g")
-        .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
-        .config("spark.sql.shuffle.partitions", "2").getOrCreate()
-    )  # fmt: skip
+    settings = {
+        **SESSION_DEFAULTS, "spark.jars": jars, "spark.driver.memory": "2g",
+        "spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1",
+    }  # fmt: skip
+    builder = SparkSession.builder.appName("continuum-bench-serving")
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
 
 
 def request_values(rows: list[dict[str, str]], count: int, prefix: str) -> list[tuple[str, bytes]]:
@@ -246,7 +252,7 @@ def scratch_scorer(
     trigger: str,
 ) -> ServingConfig:
     """A scorer's configuration over new topics (requests: two partitions; predictions, dead
-    letters), its checkpoint under `checkpoint_root`."""
+    letters), its checkpoint under `checkpoint_root` (a URI)."""
     topics = [f"bench-{uuid.uuid4().hex[:8]}" for _ in range(3)]
     for future in admin.create_topics([NewTopic(topics[0], 2, 1), NewTopic(topics[1], 1, 1),
                                         NewTopic(topics[2], 1, 1)]).values():  # fmt: skip
@@ -257,7 +263,7 @@ def scratch_scorer(
         mlflow_tracking_uri=env["MLFLOW_TRACKING_URI"],
         kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
         requests_topic=requests, predictions_topic=predictions, dead_letter_topic=dead,
-        checkpoint_uri=f"{env['HDFS_URI']}{checkpoint_root}/{requests}",
+        checkpoint_uri=f"{checkpoint_root}/{requests}",
         transactional_id=f"bench-{requests}", lease_name="unused", trigger_interval=trigger,
     )  # fmt: skip
 
@@ -309,6 +315,12 @@ def run_one(
         "median_batch_seconds": median(
             [p["durationMs"]["triggerExecution"] / 1000 for p in progress]
         ),
+        # Where a batch's time goes, as Spark reports it: the offset log written (walCommit),
+        # the batch run (addBatch), the commit log written (commitOffsets), Kafka's offsets
+        # asked for (latestOffset), planning.
+        "median_phase_ms": {
+            phase: median([p["durationMs"].get(phase, 0) for p in progress]) for phase in PHASES
+        },
         "scorer_rss_mb": memory,
         "loadavg_1m": load,
     }
@@ -324,6 +336,13 @@ def main() -> None:
     )
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument(
+        "--checkpoint-stores",
+        default="hdfs",
+        help="where the checkpoints live, each store a run of its own beside the others: `hdfs`"
+        " (the stack's, as in a pod) and/or `local` (this machine's disk). Any other choice than"
+        " `hdfs` alone writes serving-checkpoint-stores.json",
+    )
+    parser.add_argument(
         "--realtime-batch",
         default=REALTIME_BATCH,
         help="duration of a real-time batch (its checkpoint interval, not a latency target)",
@@ -331,6 +350,9 @@ def main() -> None:
     args = parser.parse_args()
     env = stack_env()
     mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
+    stores = args.checkpoint_stores.split(",")
+    if unknown := set(stores) - set(CHECKPOINT_STORES):
+        parser.error(f"--checkpoint-stores: {', '.join(sorted(unknown))} is not one of hdfs, local")
     result: dict[str, Any] = {"machine": machine(), "seconds_per_run": SECONDS, "runs": []}
     spark = session()
     spark.sparkContext.setLogLevel("ERROR")
@@ -338,16 +360,30 @@ def main() -> None:
     model = ListingModel.load(spark, identity)
     model.warm_up()
     triggers = args.triggers.split(",")
-    with hdfs_scratch(env) as (_, root):
+    with contextlib.ExitStack() as scratch:
+        roots = {store: scratch.enter_context(checkpoints(env, store)) for store in stores}
         for rate in map(int, args.rates.split(",")):
             for mode in args.modes.split(","):
                 by_mode = triggers if mode == "exactly-once" else triggers[:1]
                 for trigger in [args.realtime_batch] if mode == "realtime" else by_mode:
-                    run = run_one(spark, env, model, rows, rate, mode, trigger, root)
-                    print(json.dumps(run), flush=True)
-                    result["runs"].append(run)
+                    for store, root in roots.items():
+                        run = run_one(spark, env, model, rows, rate, mode, trigger, root)
+                        run = {**run, "checkpoint_store": store}
+                        print(json.dumps(run), flush=True)
+                        result["runs"].append(run)
     spark.stop()
-    print(write_result("serving", result))
+    print(write_result("serving" if stores == ["hdfs"] else "serving-checkpoint-stores", result))
+
+
+@contextlib.contextmanager
+def checkpoints(env: dict[str, str], store: str) -> Iterator[str]:
+    """A scratch directory for the runs' checkpoints, as a URI, deleted afterwards."""
+    if store == "local":
+        with workdir() as path:
+            yield f"file://{path}"
+        return
+    with hdfs_scratch(env) as (_, root):
+        yield f"{env['HDFS_URI']}{root}"
 
 
 if __name__ == "__main__":

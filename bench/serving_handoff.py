@@ -25,12 +25,13 @@ from itertools import pairwise
 from typing import Any
 
 import mlflow
-from bench_harness import hdfs_scratch, load_average, machine, stack_env, write_result
+from bench_harness import load_average, machine, stack_env, write_result
 from confluent_kafka import Producer
 from pyspark.sql.streaming import StreamingQuery
 from serving import (
     WARM_UP_REQUESTS,
     Reader,
+    checkpoints,
     listings_and_model,
     percentile,
     request_values,
@@ -179,7 +180,7 @@ def main() -> None:
     for model in models:
         model.warm_up()
     result: dict[str, Any] = {"machine": machine(), "runs": []}
-    with hdfs_scratch(env) as (_, root):
+    with checkpoints(env, "hdfs") as root:
         for how in args.cases.split(","):
             run = run_case(how, spark, env, models, rows, root)
             print(json.dumps(run), flush=True)

@@ -27,10 +27,11 @@ from collections import Counter
 from typing import Any
 
 import mlflow
-from bench_harness import hdfs_scratch, machine, stack_env, write_result
+from bench_harness import machine, stack_env, write_result
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQuery
 from serving import (
+    checkpoints,
     listings_and_model,
     offer,
     request_values,
@@ -141,7 +142,7 @@ def main() -> None:
     model.warm_up()
     result: dict[str, Any] = {"machine": machine(), "rate": RATE, "seconds": SECONDS,
                               "stop_after_s": STOP_AFTER_S}  # fmt: skip
-    with hdfs_scratch(env) as (_, root):
+    with checkpoints(env, "hdfs") as root:
 
         def case(*args: Any, **kwargs: Any) -> dict[str, Any]:
             outcome = stop_and_restart(spark, env, model, rows, root, *args, **kwargs)

@@ -24,6 +24,12 @@ SESSION_DEFAULTS = {
     # One process holds every task: a task held back for a "node-local" slot elsewhere (a
     # DataNode's or Kafka consumer's host) would wait, and local mode may never re-offer it.
     "spark.locality.wait": "0",
+    # Each micro-batch writes two small checkpoint files. Closing one on HDFS asks the NameNode to
+    # complete it, which it refuses until the DataNode has reported the block; the client then
+    # sleeps 400 ms by default before asking again, a delay that was most of a batch. A short first
+    # sleep and more of them (doubling) keep the client as patient overall (20 s, not 12).
+    "spark.hadoop.dfs.client.block.write.locateFollowingBlock.initial.delay.ms": "20",
+    "spark.hadoop.dfs.client.block.write.locateFollowingBlock.retries": "10",
 }
 _DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
