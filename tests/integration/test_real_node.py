@@ -196,8 +196,8 @@ def stopped_node(real_node: RealNode) -> Iterator[RealNode]:
 
 @pytest.fixture
 def host_without_kubelet_traces(stopped_node: RealNode) -> Iterator[RealNode]:
-    """The stopped node on a host without kubelet's chains and kernel settings, as it is after
-    the test.
+    """The stopped node, on a host cleared of kubelet's chains and `kernel.panic` for the test
+    and put back as it was found after it.
 
     A node killed without its stop (a machine shut down under it) leaves them on the host, and
     the next start records them as the host's own; the node then has nothing left to change.

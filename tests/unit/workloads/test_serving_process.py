@@ -1,5 +1,6 @@
 """The serving process's pure parts: who may take the Lease, the Kafka client properties from a
-mounted Secret, the probes' answers, and a clear refusal of an incomplete environment."""
+mounted Secret, the probes' answers, what a sink-written batch answered, the lag, and a clear
+refusal of an incomplete environment."""
 
 from __future__ import annotations
 
@@ -112,7 +113,7 @@ def test_a_sink_written_batch_is_counted_from_its_progress_report() -> None:
     counts = {"predictions": 112, "not_json": 5, "out_of_range": 3, "mistyped": 0}
     outcome = sink_outcome(progress(7, {ANSWERS_OBSERVED: counts}))
     assert outcome == BatchOutcome(7, 120, 0, 112, {"not_json": 5, "out_of_range": 3}, 5.012)
-    # A batch planned before the query counted (or one that read nothing) reports no counts.
+    # A report without the counts (a batch that ran no task) counts nothing.
     assert sink_outcome(progress(8, {})) == BatchOutcome(8, 120, 0, 0, {}, 5.012)
 
 

@@ -6,7 +6,8 @@ that partition's own, and says there why a crash, a replay and a zombie lose and
 
 Here: the handle on that writer (`TransactionalOutput`: the query step, and `take_over`, which
 fences every earlier holder before a run's first batch), `Fenced` for the driver, and the
-committed offsets, which tell Real-time Mode where exactly once left off.
+committed offsets: where exactly once left off (Real-time Mode starts there) and what it has
+not yet answered (the lag gauge counts from there).
 """
 
 from __future__ import annotations
