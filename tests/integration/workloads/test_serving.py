@@ -236,9 +236,10 @@ def test_in_real_time_mode_the_same_requests_get_the_same_answers(
 
     # The answers are out before their real-time batch ends; its progress report comes then.
     run_until(query, lambda: sum(o.records for o in counted()) >= len(records))
-    assert sum(o.predictions for o in counted()) == len(valid_rows)
+    outcomes = counted()
+    assert sum(o.predictions for o in outcomes) == len(valid_rows)
     dead_letters: Counter[str] = Counter()
-    for outcome in counted():
+    for outcome in outcomes:
         dead_letters.update(outcome.dead_letters)
     assert dead_letters == Counter(reason for _, reason in MALFORMED)
 

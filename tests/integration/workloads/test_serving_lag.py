@@ -3,22 +3,23 @@ group committed, followed as the group commits."""
 
 from __future__ import annotations
 
-import time
 import uuid
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from prometheus_client import CollectorRegistry, Gauge
 
 from continuum_workloads.serving.lag import LagWatch
+from localstack.process import wait_for
 
 WAIT_S = 60
 
 
 def wait_for_value(registry: CollectorRegistry, value: float) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while (now := registry.get_sample_value("lag")) != value:
-        assert time.monotonic() < deadline, f"the lag stayed at {now}, not {value}"
-        time.sleep(0.1)
+    def off() -> str | None:
+        now = registry.get_sample_value("lag")
+        return None if now == value else f"the lag stayed at {now}, not {value}"
+
+    assert wait_for(off, WAIT_S, interval=0.1) is None
 
 
 def test_the_lag_is_what_the_consumer_group_has_not_committed(stack, new_topic) -> None:
