@@ -570,8 +570,11 @@ def test_a_realtime_pod_hands_over_on_sigterm_and_loses_nothing(
     reckoning = reckon(handover.sent, handover.messages, since_ms=handover.signalled_ms)
     print(f"\nrealtime sigterm: {reckoning}")
     assert not reckoning.lost, reckoning
-    # "scoring <topic> with <model> (realtime)": it ran in Real-time Mode.
-    assert "(realtime)" in handover.pod_a.log.read_text()
+    # "scoring <topic> with <model> (realtime)": it ran in Real-time Mode, with a task slot for
+    # the topic's one partition and two for the live metrics.
+    log = handover.pod_a.log.read_text()
+    assert "(realtime)" in log
+    assert f"realtime: Spark local[3] (a task slot per partition of {requests}, 1," in log
 
 
 def test_live_metrics_equal_a_direct_computation(stack, spark, new_topic, tmp_path) -> None:

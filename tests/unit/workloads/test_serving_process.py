@@ -1,6 +1,6 @@
 """The serving process's pure parts: who may take the Lease, the Kafka client properties from a
 mounted Secret, the probes' answers, what a sink-written batch answered, the lag, and a clear
-refusal of an incomplete environment."""
+refusal of an incomplete environment, a realtime pod's Spark slots."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from continuum_workloads.serving.lease import may_take
 from continuum_workloads.serving.probes import Readiness, serve_probes
 from continuum_workloads.serving.records import ModelIdentity
 from continuum_workloads.serving.scorer import ANSWERS_OBSERVED, BatchOutcome, sink_outcome
+from continuum_workloads.serving.session import realtime_master
 from continuum_workloads.serving.telemetry import ServingMetrics
 
 NOW = datetime(2026, 12, 3, 15, 0, tzinfo=UTC)
@@ -124,6 +125,15 @@ def test_the_lag_counts_from_the_committed_offset_or_the_log_start() -> None:
     # An offset retention has passed counts from the log's start.
     assert records_behind(watermarks, {0: 70, 1: 12, 2: 10}) == 30 + 50
     assert records_behind({}, {}) == 0
+
+
+@pytest.mark.parametrize(
+    ("partitions", "master"), [(1, "local[3]"), (2, "local[4]"), (8, "local[10]")]
+)
+def test_a_realtime_pod_has_a_slot_per_requests_partition_and_two_for_live_metrics(
+    partitions: int, master: str
+) -> None:
+    assert realtime_master(partitions) == master
 
 
 def test_an_incomplete_environment_is_refused_naming_what_is_missing(capsys) -> None:

@@ -137,7 +137,11 @@ class Server:
         signal.signal(signal.SIGTERM, self._on_sigterm)
         signal.signal(signal.SIGINT, self._on_sigterm)
         probes = serve_probes(self.config.http_port, self.readiness, self.metrics.registry)
-        spark = build_session(self.config.spark_conf, f"continuum-serve-{self.pod}")
+        spark_conf = self._spark_conf()
+        if spark_conf is None:
+            probes.shutdown()
+            return 0
+        spark = build_session(spark_conf, f"continuum-serve-{self.pod}")
         spark.sparkContext.setLogLevel("WARN")
         watch: DependencyWatch | None = None
         try:
@@ -193,6 +197,31 @@ class Server:
                 watch.stop()
             probes.shutdown()
             spark.stop()
+
+    def _spark_conf(self) -> Mapping[str, str] | None:
+        """The ServingDeployment's Spark conf; in `realtime` mode without a `spark.master`, one
+        with task slots for the requests topic's partitions and the live-metrics query (the
+        partitions read from Kafka, retrying until it answers). None if told to stop first."""
+        from continuum_workloads.serving.session import LIVE_METRICS_SLOTS, realtime_master
+        from continuum_workloads.serving.transactions import committed_offsets
+
+        spark_conf = self.config.spark_conf
+        if self.config.mode is not ServingMode.REALTIME or "spark.master" in spark_conf:
+            return spark_conf
+        topic = self.config.requests_topic
+        partitions = _retrying(
+            f"reading the partitions of {topic}",
+            self.stop,
+            lambda: len(committed_offsets(kafka_client_config(self.config),
+                                          self.config.answered_offsets_group, topic)),
+            self.readiness.set,
+        )  # fmt: skip
+        if partitions is None:
+            return None
+        master = realtime_master(partitions)
+        log.info("realtime: Spark %s (a task slot per partition of %s, %d, and %d for the live"
+                 " metrics)", master, topic, partitions, LIVE_METRICS_SLOTS)  # fmt: skip
+        return {**spark_conf, "spark.master": master}
 
     def _plan(
         self, spark: SparkSession, model: ListingModel, lease: HandoffLease

@@ -31,6 +31,8 @@ SESSION_DEFAULTS = {
     "spark.hadoop.dfs.client.block.write.locateFollowingBlock.initial.delay.ms": "20",
     "spark.hadoop.dfs.client.block.write.locateFollowingBlock.retries": "10",
 }
+LIVE_METRICS_SLOTS = 2
+"""Task slots a `realtime` pod keeps for its live-metrics query (its shuffle's partitions)."""
 _DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
 
@@ -46,6 +48,14 @@ def duration_ms(text: str) -> int:
 def spark_interval(text: str) -> str:
     """A duration as Spark's triggers and windows read it."""
     return f"{duration_ms(text)} milliseconds"
+
+
+def realtime_master(requests_partitions: int) -> str:
+    """A `realtime` pod's Spark master unless its Spark conf sets one. A real-time batch holds a
+    task slot per partition of the requests topic for its whole length; with `local[2]` and a
+    two-partition topic the live-metrics query ran only between real-time batches (2 batches in
+    40 s, 11 s each, against 42 of about 1 s with `local[4]`: bench/realtime_slots.py)."""
+    return f"local[{requests_partitions + LIVE_METRICS_SLOTS}]"
 
 
 def connector_jars(setting: str | None) -> list[str]:
