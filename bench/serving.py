@@ -1,6 +1,7 @@
 """Benchmark: the exactly-once scorer's sustained requests/s and end-to-end latency (request
 produced → its prediction readable with read_committed), at several offered rates and trigger
-intervals, beside two baselines that give up exactly-once. Writes bench/results/serving.json.
+intervals, beside two baselines that give up exactly-once. Writes bench/results/serving.json
+(`--result` names another file).
 
 Modes, one run each per offered rate, side by side:
 - `exactly-once`: the scorer as `continuum serve` runs it (validation, the model, a Kafka
@@ -19,8 +20,10 @@ a local[2] SparkSession, the scoring query, one transactional producer per parti
 requests topic (two here) in its tasks.
 
 Latency is the consumer's receipt time minus the request's Kafka timestamp (set by the producer
-when it sends), both on this machine's clock. Sustained rate: answers per second from the first
-request sent to the last prediction read, over the requests offered in one run.
+when it sends), both on this machine's clock. The producer and the reader are connected before
+the measured requests are sent, and the reader takes each answer as soon as it is readable.
+Sustained rate: answers per second from the first request sent to the last prediction read, over
+the requests offered in one run.
 """
 
 from __future__ import annotations
@@ -122,10 +125,15 @@ class Reader(threading.Thread):
 
     def run(self) -> None:
         while not self.halt.is_set():
-            for message in self.consumer.consume(1000, 0.2):
+            # poll returns as soon as one answer is readable; consume(n, timeout) would wait
+            # out its timeout for n of them and add that wait to every latency.
+            first = self.consumer.poll(0.2)
+            if first is None:
+                continue
+            now = time.time() * 1000
+            for message in [first, *self.consumer.consume(1000, 0)]:
                 if message.error():
                     continue
-                now = time.time() * 1000
                 answer = json.loads(message.value())
                 latency = now - answer["request_time_ms"]
                 self.latency_ms[answer["request_id"]] = latency
@@ -134,10 +142,15 @@ class Reader(threading.Thread):
         self.consumer.close()
 
 
-def offer(bootstrap: str, topic: str, values: list[tuple[str, bytes]], rate: float) -> float:
+def load_producer(bootstrap: str) -> Producer:
+    """The load generator's producer. A run offers all its requests, the warm-up's included,
+    through one: a new producer sends its first requests late while it connects and sets up its
+    producer id (up to half a second here), which the latency would count as the scorer's."""
+    return Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5})
+
+
+def offer(producer: Producer, topic: str, values: list[tuple[str, bytes]], rate: float) -> float:
     """Produces at `rate` per second; returns when the first was sent (ms)."""
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
-                         "linger.ms": 5})  # fmt: skip
     started = time.monotonic()
     first_ms = time.time() * 1000
     sent = 0
@@ -186,12 +199,14 @@ def scratch_run(
 
 
 def warm_up(
-    query: StreamingQuery, reader: Reader, bootstrap: str, topic: str, rows: list[dict[str, str]]
-) -> None:
-    """Has a fresh query answer WARM_UP_REQUESTS before anything is measured: its first
-    batches (code being generated, producers opened) take seconds, once per query."""
+    query: StreamingQuery, reader: Reader, producer: Producer, topic: str,
+    rows: list[dict[str, str]],
+) -> None:  # fmt: skip
+    """Has a fresh query answer WARM_UP_REQUESTS, offered by the run's `producer`, before
+    anything is measured: its first batches (code being generated, producers opened) take
+    seconds, once per query."""
     warm = request_values(rows, WARM_UP_REQUESTS, "warm")
-    offer(bootstrap, topic, warm, 1000)
+    offer(producer, topic, warm, 1000)
     deadline = time.monotonic() + DRAIN_S
     while len(reader.latency_ms) < len(warm) and time.monotonic() < deadline:
         assert query.isActive, query.exception()
@@ -277,6 +292,7 @@ def run_one(
     mode: str,
     trigger: str,
     checkpoint_root: str,
+    seconds: int = SECONDS,
 ) -> dict[str, Any]:
     bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
     with scratch_run(env, model, checkpoint_root, trigger) as (config, reader):
@@ -287,10 +303,11 @@ def run_one(
         else:
             query = start_baseline(spark, config, model, mode, trigger)
         try:
-            warm_up(query, reader, bootstrap, requests, rows)
+            producer = load_producer(bootstrap)
+            warm_up(query, reader, producer, requests, rows)
             load = load_average()
-            values = request_values(rows, rate * SECONDS, "r")
-            first_ms = offer(bootstrap, requests, values, rate)
+            values = request_values(rows, rate * seconds, "r")
+            first_ms = offer(producer, requests, values, rate)
             deadline, expected = time.monotonic() + DRAIN_S, WARM_UP_REQUESTS + len(values)
             while len(reader.latency_ms) < expected and time.monotonic() < deadline:
                 assert query.isActive, query.exception()
@@ -309,6 +326,7 @@ def run_one(
         "sustained_per_s": round(len(latencies) / ((reader.last_ms - first_ms) / 1000), 1),
         "latency_p50_ms": round(percentile(latencies, 50), 1),
         "latency_p99_ms": round(percentile(latencies, 99), 1),
+        "latency_max_ms": round(max(latencies), 1),
         "batches": len(progress),
         # None when no batch ended within the run (a real-time batch longer than the run)
         "median_batch_records": median([p["numInputRows"] for p in progress]),
@@ -339,13 +357,21 @@ def main() -> None:
         "--checkpoint-stores",
         default="hdfs",
         help="where the checkpoints live, each store a run of its own beside the others: `hdfs`"
-        " (the stack's, as in a pod) and/or `local` (this machine's disk). Any other choice than"
-        " `hdfs` alone writes serving-checkpoint-stores.json",
+        " (the stack's, as in a pod) and/or `local` (this machine's disk)",
     )
     parser.add_argument(
         "--realtime-batch",
         default=REALTIME_BATCH,
         help="duration of a real-time batch (its checkpoint interval, not a latency target)",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=int,
+        default=SECONDS,
+        help="how long each run offers requests; a run should span several real-time batches",
+    )
+    parser.add_argument(
+        "--result", default="serving", help="the results' name: bench/results/<result>.json"
     )
     args = parser.parse_args()
     env = stack_env()
@@ -353,7 +379,7 @@ def main() -> None:
     stores = args.checkpoint_stores.split(",")
     if unknown := set(stores) - set(CHECKPOINT_STORES):
         parser.error(f"--checkpoint-stores: {', '.join(sorted(unknown))} is not one of hdfs, local")
-    result: dict[str, Any] = {"machine": machine(), "seconds_per_run": SECONDS, "runs": []}
+    result: dict[str, Any] = {"machine": machine(), "seconds_per_run": args.seconds, "runs": []}
     spark = session()
     spark.sparkContext.setLogLevel("ERROR")
     rows, identity = listings_and_model(spark, env)
@@ -367,12 +393,14 @@ def main() -> None:
                 by_mode = triggers if mode == "exactly-once" else triggers[:1]
                 for trigger in [args.realtime_batch] if mode == "realtime" else by_mode:
                     for store, root in roots.items():
-                        run = run_one(spark, env, model, rows, rate, mode, trigger, root)
+                        run = run_one(
+                            spark, env, model, rows, rate, mode, trigger, root, args.seconds
+                        )
                         run = {**run, "checkpoint_store": store}
                         print(json.dumps(run), flush=True)
                         result["runs"].append(run)
     spark.stop()
-    print(write_result("serving" if stores == ["hdfs"] else "serving-checkpoint-stores", result))
+    print(write_result(args.result, result))
 
 
 @contextlib.contextmanager

@@ -26,13 +26,13 @@ from typing import Any
 
 import mlflow
 from bench_harness import load_average, machine, stack_env, write_result
-from confluent_kafka import Producer
 from pyspark.sql.streaming import StreamingQuery
 from serving import (
     WARM_UP_REQUESTS,
     Reader,
     checkpoints,
     listings_and_model,
+    load_producer,
     percentile,
     request_values,
     scratch_run,
@@ -58,8 +58,7 @@ class SteadyStream:
     """Offers requests at a steady rate from the caller's thread, a slice at a time."""
 
     def __init__(self, bootstrap: str, topic: str, rows: list[dict[str, str]], rate: int) -> None:
-        self.producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
-                                  "linger.ms": 5})  # fmt: skip
+        self.producer = load_producer(bootstrap)
         self.topic, self.rate = topic, rate
         self.values = request_values(rows, rate * (BEFORE_S + AFTER_S + 120), "h")
         self.sent: list[str] = []
@@ -92,7 +91,7 @@ def change_versions(
     client = {"bootstrap.servers": config.kafka_bootstrap_servers}
     if how == "handoff":
         query = start_scoring(spark, config, client, BatchScorer(old, config, client))
-        warm_up(query, reader, config.kafka_bootstrap_servers, config.requests_topic, rows)
+        warm_up(query, reader, stream.producer, config.requests_topic, rows)
         # Planned while the old one runs, as a pod plans it while it waits for the Lease.
         new_scorer = BatchScorer(new, config, client)
         planned = scoring_stream(spark, config, client, new_scorer)
@@ -103,7 +102,7 @@ def change_versions(
         query = planned.start()
         return time.monotonic() - started, [query]
     first = start_baseline(spark, config, old, "kafka-sink", config.trigger_interval)
-    warm_up(first, reader, config.kafka_bootstrap_servers, config.requests_topic, rows)
+    warm_up(first, reader, stream.producer, config.requests_topic, rows)
     stream.run_for(BEFORE_S)
     started = time.monotonic()
     second_config = replace(config, checkpoint_uri=config.checkpoint_uri + "-new")

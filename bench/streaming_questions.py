@@ -33,6 +33,7 @@ from pyspark.sql.streaming import StreamingQuery
 from serving import (
     checkpoints,
     listings_and_model,
+    load_producer,
     offer,
     request_values,
     scratch_run,
@@ -67,7 +68,7 @@ def stop_and_restart(
     restart_error: str | None = None
     with scratch_run(env, model, root) as (config, reader):
         sender = threading.Thread(
-            target=offer, args=(bootstrap, config.requests_topic, values, RATE)
+            target=offer, args=(load_producer(bootstrap), config.requests_topic, values, RATE)
         )
         first = start_baseline(spark, config, model, mode, trigger, realtime=realtime[0])
         sender.start()
@@ -119,7 +120,8 @@ def sink_with_transactional_id(
         options = {"kafka.transactional.id": f"bench-{config.requests_topic}"}
         query = start_baseline(spark, config, model, "kafka-sink", "0s", sink_options=options)
         try:
-            offer(env["KAFKA_BOOTSTRAP_SERVERS"], config.requests_topic, values, 1000)
+            producer = load_producer(env["KAFKA_BOOTSTRAP_SERVERS"])
+            offer(producer, config.requests_topic, values, 1000)
             deadline = time.monotonic() + DRAIN_S
             while query.isActive and len(reader.latency_ms) < len(values):
                 assert time.monotonic() < deadline, "neither answers nor an error"
