@@ -97,7 +97,7 @@ def change_versions(
         planned = scoring_stream(spark, config, client, new_scorer)
         stream.run_for(BEFORE_S)
         started = time.monotonic()
-        stop_between_batches(query)
+        stop_between_batches(query, config.stop_wait_s)
         new_scorer.output.take_over(spark)
         query = planned.start()
         return time.monotonic() - started, [query]

@@ -77,7 +77,7 @@ def stop_and_restart(
         if stop == "blind":
             first.stop()
         else:
-            stop_between_batches(first)
+            stop_between_batches(first, config.stop_wait_s)
         try:
             second = start_baseline(spark, config, model, mode, second_trigger or trigger,
                                     realtime=realtime[1])  # fmt: skip

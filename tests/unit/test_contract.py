@@ -26,6 +26,7 @@ def test_a_config_survives_the_environment_unchanged():
         feedback_topic="feedback",
         mode=ServingMode.REALTIME,
         http_port=8081,
+        stop_wait_s=290,
         spark_conf={"spark.sql.shuffle.partitions": "2"},
     )
     env = config.to_env()
@@ -42,9 +43,11 @@ def test_missing_and_malformed_variables_are_all_named():
     del env["CONTINUUM_CHECKPOINT_URI"]
     env["CONTINUUM_HTTP_PORT"] = "70000"
     env["CONTINUUM_MODE"] = "fast"
+    env["CONTINUUM_STOP_WAIT_S"] = "0"
     with pytest.raises(ValueError) as error:
         ServingConfig.from_env(env)
     message = str(error.value)
     assert "CONTINUUM_CHECKPOINT_URI is not set" in message
     assert "CONTINUUM_HTTP_PORT='70000'" in message
     assert "CONTINUUM_MODE='fast'" in message
+    assert "CONTINUUM_STOP_WAIT_S='0'" in message

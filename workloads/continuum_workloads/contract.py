@@ -102,6 +102,9 @@ class ServingConfig:
     metrics_slide: str = "1m"
     feedback_delay: str = "10m"
     http_port: int = SERVING_HTTP_PORT
+    stop_wait_s: int = 50
+    """How long a stopped holder waits for its running batch to end before it stops it anyway:
+    the pod's termination grace period less the time to stop, release the Lease and exit."""
     spark_conf: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -167,6 +170,11 @@ def _parse(name: str, raw: str) -> object:
         if not 0 < port < 65536:
             raise ValueError("not a port number")
         return port
+    if name == "stop_wait_s":
+        seconds = int(raw)
+        if seconds < 1:
+            raise ValueError("not a positive number of seconds")
+        return seconds
     if name == "spark_conf":
         conf = json.loads(raw)
         if not isinstance(conf, dict):

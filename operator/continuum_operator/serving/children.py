@@ -83,6 +83,7 @@ def serving_config(
         kafka_properties_dir=KAFKA_PROPERTIES_DIR if spec.kafka.security_secret_ref else None,
         mode=spec.mode,
         trigger_interval=format_duration(spec.effective_trigger_interval),
+        stop_wait_s=spec.stop_wait_seconds,
         metrics_window=format_duration(spec.metrics.window),
         metrics_slide=format_duration(spec.metrics.slide),
         feedback_delay=format_duration(spec.metrics.feedback_delay),

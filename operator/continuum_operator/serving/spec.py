@@ -25,6 +25,9 @@ from continuum_workloads.contract import ServingMode
 _TOPIC = r"^[A-Za-z0-9._-]{1,249}$"
 REALTIME_MIN_TRIGGER = timedelta(seconds=5)
 """Spark's Real-time Mode refuses shorter batch durations (realTimeMode.minBatchDuration)."""
+EXIT_MARGIN_S = 10
+"""Of a scorer pod's termination grace period, what it keeps for stopping its query, releasing
+the Lease and exiting once its running batch has ended."""
 
 TriggerInterval = Annotated[
     timedelta, BeforeValidator(lambda v: parse_duration(v, allow_zero=True))
@@ -125,6 +128,11 @@ class ServingDeploymentSpec(SpecModel):
         ):
             raise ValueError("triggerInterval must be at least 5s in realtime mode")
         return self
+
+    @property
+    def stop_wait_seconds(self) -> int:
+        """How long a stopped scorer pod waits for its running batch to end."""
+        return max(1, self.termination_grace_period_seconds - EXIT_MARGIN_S)
 
     @property
     def effective_trigger_interval(self) -> timedelta:

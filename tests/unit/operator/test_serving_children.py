@@ -58,6 +58,14 @@ def test_realtime_mode_and_its_trigger_reach_the_pods() -> None:
     assert (config.mode, config.trigger_interval) == (contract.ServingMode.REALTIME, "5s")
 
 
+def test_the_pods_wait_for_their_batch_follows_the_grace_period() -> None:
+    body = deployment(terminationGracePeriodSeconds=150)
+    config = contract.ServingConfig.from_env(env_of(body))
+
+    assert body["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 150
+    assert config.stop_wait_s == 140
+
+
 def test_the_rollout_surges_one_pod_waits_for_readyz_and_keeps_the_old_version_up() -> None:
     body = deployment(replicas=3, rollout={"progressDeadline": "3m"})
     spec = body["spec"]

@@ -33,6 +33,16 @@ def test_defaults() -> None:
     assert spec.rollout.progress_deadline == timedelta(minutes=10)
     assert spec.rollout.auto_rollback is True
     assert spec.termination_grace_period_seconds == 60
+    assert spec.stop_wait_seconds == 50
+
+
+@pytest.mark.parametrize(("grace", "wait"), [(60, 50), (300, 290), (11, 1), (5, 1)])
+def test_a_stopped_pod_waits_for_its_batch_all_its_grace_period_but_ten_seconds(
+    grace: int, wait: int
+) -> None:
+    spec = serving_spec_with(mode="realtime", triggerInterval="2m",
+                             terminationGracePeriodSeconds=grace)  # fmt: skip
+    assert spec.stop_wait_seconds == wait
 
 
 def test_realtime_mode_runs_batches_of_at_least_five_seconds() -> None:

@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("continuum.serving")
 T = TypeVar("T")
 RETRY_S = (1, 2, 5, 10, 30)
-STOP_WAIT_S = 60.0
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -330,7 +329,7 @@ class Server:
             return 1
         if not self.stop.is_set():
             return None
-        stop_between_batches(query)
+        stop_between_batches(query, self.config.stop_wait_s)
         return 0
 
 
@@ -397,14 +396,14 @@ class LiveMetrics:
             self.query.stop()
 
 
-def stop_between_batches(query: StreamingQuery) -> None:
-    """Stops the query once the micro-batch running now has ended, or at once when none runs;
-    at the latest STOP_WAIT_S after the call. Under a steady stream the next batch starts as
-    soon as one ends, so the stop then lands at that next batch's start: safe (a batch stopped
-    before its commit writes nothing that counts, and the next holder replays it) and cheap, as
-    it has not done its work yet."""
+def stop_between_batches(query: StreamingQuery, wait_s: float) -> None:
+    """Stops the query once the micro-batch (or real-time batch) running now has ended, or at
+    once when none runs; at the latest `wait_s` after the call. Under a steady stream the next
+    batch starts as soon as one ends, so the stop then lands at that next batch's start: safe (a
+    batch stopped before its commit writes nothing that counts, and the next holder replays it)
+    and cheap, as it has not done its work yet."""
     running = _last_batch(query) + 1
-    deadline = time.monotonic() + STOP_WAIT_S
+    deadline = time.monotonic() + wait_s
     while query.isActive and time.monotonic() < deadline:
         if not query.status["isTriggerActive"] or _last_batch(query) >= running:
             break
