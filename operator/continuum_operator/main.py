@@ -119,8 +119,11 @@ def _run(args: argparse.Namespace) -> int:
     import kopf
     from prometheus_client import start_http_server
 
+    from continuum_operator.core import vanished_kinds
+
     for kind in ("training", "serving"):  # registers the handlers
         importlib.import_module(f"continuum_operator.{kind}.handlers")
+    vanished_kinds.install()
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
     if args.metrics_port:
         start_http_server(args.metrics_port)
