@@ -27,6 +27,7 @@ import mlflow
 from bench_harness import machine, stack_env, write_result
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from pyspark.sql import SparkSession
 from serving import (
     REALTIME_BATCH,
     WARM_UP_REQUESTS,
@@ -45,6 +46,7 @@ from serving import (
 
 from continuum_workloads.serving.live_metrics import MetricsSink, start_live_metrics
 from continuum_workloads.serving.model import ListingModel
+from continuum_workloads.serving.records import ModelIdentity
 from continuum_workloads.serving.session import SESSION_DEFAULTS
 
 MASTERS = ("local[2]", "local[4]")
@@ -65,11 +67,9 @@ def feed_back(reader: Reader, producer: Producer, topic: str, until: threading.E
         producer.poll(0)
 
 
-def run_case(master: str, env: dict[str, str]) -> dict[str, Any]:
-    SESSION_DEFAULTS["spark.master"] = master  # read by `session()`, once per SparkContext
-    spark = session()
-    spark.sparkContext.setLogLevel("ERROR")
-    rows, identity = listings_and_model(spark, env)
+def run_case(
+    spark: SparkSession, env: dict[str, str], rows: list[dict[str, str]], identity: ModelIdentity
+) -> dict[str, Any]:
     model = ListingModel.load(spark, identity)
     model.warm_up()
     bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
@@ -113,11 +113,10 @@ def run_case(master: str, env: dict[str, str]) -> dict[str, Any]:
             scoring.stop()
     finally:
         admin.delete_topics([feedback, metrics])
-        spark.stop()
     latencies = [reader.latency_ms[rid] for rid, _ in values if rid in reader.latency_ms]
     starts = [at for at, _ in during]
     return {
-        "spark_master": master,
+        "spark_master": spark.sparkContext.master,
         "requests": len(values),
         "answered": len(latencies),
         "latency_p50_ms": round(percentile(latencies, 50), 1),
@@ -135,8 +134,16 @@ def main() -> None:
         "machine": machine(), "rate": RATE, "seconds": SECONDS, "realtime_batch": REALTIME_BATCH,
         "cases": [],
     }  # fmt: skip
+    listings: tuple[list[dict[str, str]], ModelIdentity] | None = None
     for master in MASTERS:
-        case = run_case(master, env)
+        SESSION_DEFAULTS["spark.master"] = master  # read by `session()`, once per SparkContext
+        spark = session()
+        spark.sparkContext.setLogLevel("ERROR")
+        try:
+            listings = listings or listings_and_model(spark, env)  # one model for both cases
+            case = run_case(spark, env, *listings)
+        finally:
+            spark.stop()
         print(json.dumps(case), flush=True)
         result["cases"].append(case)
     print(write_result("realtime_slots", result))

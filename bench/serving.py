@@ -292,7 +292,7 @@ def run_one(
     mode: str,
     trigger: str,
     checkpoint_root: str,
-    seconds: int = SECONDS,
+    seconds: int,
 ) -> dict[str, Any]:
     bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
     with scratch_run(env, model, checkpoint_root, trigger) as (config, reader):

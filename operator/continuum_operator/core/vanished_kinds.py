@@ -49,8 +49,6 @@ def tolerating_a_vanished_kind(watch_objs: WatchObjs) -> WatchObjs:
 
 
 def install() -> None:
-    """Wraps kopf's watch request once; kopf's watch loop looks it up at every (re)connection."""
-    if not getattr(watching.watch_objs, "continuum_wrapped", False):
-        wrapped = tolerating_a_vanished_kind(watching.watch_objs)
-        wrapped.continuum_wrapped = True  # type: ignore[attr-defined]
-        watching.watch_objs = wrapped  # type: ignore[assignment]
+    """Wraps kopf's watch request, which kopf's watch loop looks up at every (re)connection.
+    Once per process, before `kopf.run`."""
+    watching.watch_objs = tolerating_a_vanished_kind(watching.watch_objs)  # type: ignore[assignment]
